@@ -1,0 +1,234 @@
+"""Capture feature maps from PyTorch, Keras 3 or ONNX models as ``{layer: ndarray}``.
+
+Example:
+    >>> import numpy as np, convscope as cs
+    >>> model = cs.models.build("mnist_convnet")
+    >>> maps = cs.capture(model, np.zeros((2, 1, 28, 28), np.float32), layers=["conv2d_1"])
+    >>> maps["conv2d_1"].shape
+    (2, 64, 11, 11)
+"""
+
+from __future__ import annotations
+
+import sys
+import types
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._batching import batch_slices
+from ..errors import ConvscopeError
+from .base import KINDS, Adapter, LayerInfo, Selection, format_summary, resolve_layers
+
+__all__ = [
+    "KINDS",
+    "Adapter",
+    "LayerInfo",
+    "adapter_for",
+    "capture",
+    "capture_iter",
+    "format_summary",
+    "layers",
+    "resolve_layers",
+]
+
+
+def _is_keras(model: Any) -> bool:
+    return any(cls.__module__.split(".")[0] == "keras" for cls in type(model).__mro__)
+
+
+def adapter_for(model: Any, device: Any = None) -> Adapter:
+    """Pick the capture backend for ``model``: torch module, Keras model or ONNX model.
+
+    ONNX models are given as a path to a ``.onnx`` file, an ``onnx.ModelProto`` or a
+    :class:`convscope.capture.onnx.OnnxModel`.
+
+    Example:
+        >>> import convscope as cs
+        >>> adapter_for(cs.models.build("mnist_convnet")).backend
+        'torch'
+    """
+    if isinstance(model, Adapter):
+        return model
+    module = type(model).__module__.split(".")[0]
+    if module == "torch" or _has_torch_base(model):
+        from .torch import TorchAdapter
+
+        return TorchAdapter(model, device=device)
+    if _is_keras(model):
+        from .keras import KerasAdapter
+
+        return KerasAdapter(model)
+    if (
+        (isinstance(model, (str, Path)) and str(model).lower().endswith(".onnx"))
+        or module in ("onnx", "onnxruntime")
+        or type(model).__name__ == "OnnxModel"
+    ):
+        from .onnx import OnnxAdapter
+
+        return OnnxAdapter(model)
+    raise ConvscopeError(
+        f"convscope cannot capture from a {type(model).__module__}.{type(model).__name__}; "
+        "pass a torch.nn.Module, a keras.Model, or an ONNX model (path, onnx.ModelProto)"
+    )
+
+
+def _has_torch_base(model: Any) -> bool:
+    return any(cls.__module__.startswith("torch.nn") for cls in type(model).__mro__)
+
+
+def layers(model: Any, input_shape: tuple[int, ...] | None = None) -> list[LayerInfo]:
+    """List a model's layers with kind, output shape (batch axis left out) and parameters.
+
+    Args:
+        model: a torch module, Keras model or ONNX model.
+        input_shape: (C, H, W) of one image; zoo, Keras and ONNX models know their own.
+
+    Example:
+        >>> import convscope as cs
+        >>> [(i.name, i.output_shape) for i in cs.layers(cs.models.build("mnist_convnet"))][:2]
+        [('conv2d', (32, 26, 26)), ('max_pooling2d', (32, 13, 13))]
+    """
+    adapter = adapter_for(model)
+    try:
+        return adapter.infos(input_shape=input_shape)
+    finally:
+        adapter.close()
+
+
+def capture(
+    model: Any,
+    x: Any,
+    layers: Selection = None,
+    *,
+    batch_size: int = 256,
+    device: Any = None,
+) -> dict[str, np.ndarray]:
+    """Run ``x`` through ``model`` and return the chosen layers' outputs.
+
+    Args:
+        model: a torch module, Keras model or ONNX model.
+        x: images as a numpy array or torch tensor, NCHW for torch and ONNX models (what
+            the model takes for Keras); one image without a batch axis is accepted.
+        layers: names, indices, kinds (``"conv"``, ``"pool"``, ``"dense"``, ``"all"``) or
+            globs; ``None`` means every layer. Every item must match a layer.
+        batch_size: images per forward pass; memory is bounded by this.
+        device: torch device to run on (default: where the model is).
+
+    Returns:
+        ``{name: ndarray}`` in the order the layers were resolved; conv maps (N, C, H, W)
+        float32, dense outputs (N, units).
+
+    Raises:
+        UnknownNameError: a requested layer does not exist (all misses are listed).
+        ShapeError: the images do not fit the model (both shapes are named).
+
+    Example:
+        >>> import numpy as np, convscope as cs
+        >>> model = cs.models.build("mnist_convnet")
+        >>> sorted(cs.capture(model, np.zeros((1, 1, 28, 28)), layers="conv"))
+        ['conv2d', 'conv2d_1']
+    """
+    adapter = adapter_for(model, device=device)
+    try:
+        names = resolve_layers(layers, adapter.infos(shapes=False))
+        batch = adapter.to_input(x)
+        n = len(batch)
+        if n == 0:
+            raise ConvscopeError("no images to capture: x is empty")
+        if n <= batch_size:
+            return adapter.run(batch, names)
+        out: dict[str, np.ndarray] = {}
+        for part in batch_slices(n, batch_size):
+            maps = adapter.run(batch[part], names)
+            for name, value in maps.items():
+                if name not in out:
+                    out[name] = np.empty((n, *value.shape[1:]), dtype=value.dtype)
+                out[name][part] = value
+        return out
+    finally:
+        adapter.close()
+
+
+def capture_iter(
+    model: Any,
+    data: Any,
+    layers: Selection = None,
+    *,
+    batch_size: int = 256,
+    device: Any = None,
+) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray | None]]:
+    """Stream a data set through ``model``, yielding ``(maps, labels)`` one batch at a time.
+
+    Memory stays bounded by one batch of maps, whatever the size of ``data``. The arrays
+    yielded may be reused views into the model's outputs: copy what you keep.
+
+    Args:
+        data: an array or tensor of images; an ``(images, labels)`` pair; or an iterable
+            of batches, each an array or an ``(images, labels)`` pair (a DataLoader).
+
+    Example:
+        >>> import numpy as np, convscope as cs
+        >>> model = cs.models.build("mnist_convnet")
+        >>> x, y = np.zeros((10, 1, 28, 28), np.float32), np.arange(10)
+        >>> [m["dense"].shape for m, _ in cs.capture_iter(model, (x, y), "dense", batch_size=4)]
+        [(4, 10), (4, 10), (2, 10)]
+    """
+    adapter = adapter_for(model, device=device)
+    try:
+        names = resolve_layers(layers, adapter.infos(shapes=False))
+        for images, labels in _batches(data, batch_size):
+            batch = adapter.to_input(images)
+            if len(batch) == 0:
+                continue
+            yield adapter.run(batch, names), labels
+    finally:
+        adapter.close()
+
+
+def _batches(data: Any, batch_size: int) -> Iterable[tuple[Any, np.ndarray | None]]:
+    if isinstance(data, tuple) and len(data) == 2 and _is_array(data[0]):
+        images, labels = data
+        labels = np.asarray(labels)
+        if len(labels) != len(images):
+            raise ConvscopeError(
+                f"{len(images)} images but {len(labels)} labels; pass one label per image"
+            )
+        for part in batch_slices(len(images), batch_size):
+            yield images[part], labels[part]
+    elif _is_array(data):
+        for part in batch_slices(len(data), batch_size):
+            yield data[part], None
+    else:
+        for item in data:
+            if isinstance(item, (tuple, list)) and len(item) == 2:
+                yield item[0], _to_labels(item[1])
+            else:
+                yield item, None
+
+
+def _is_array(obj: Any) -> bool:
+    return isinstance(obj, np.ndarray) or type(obj).__name__ == "Tensor"
+
+
+def _to_labels(labels: Any) -> np.ndarray:
+    if hasattr(labels, "detach"):
+        labels = labels.detach().cpu().numpy()
+    return np.asarray(labels)
+
+
+class _CallableModule(types.ModuleType):
+    """``convscope.capture`` is both this package and the function :func:`capture`.
+
+    Python binds ``convscope.capture`` to the package once any ``convscope.capture.*``
+    module is imported, which would shadow the public ``cs.capture(model, x)``; making
+    the package callable keeps that entry point stable either way.
+    """
+
+    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
+        return capture(*args, **kwargs)
+
+
+sys.modules[__name__].__class__ = _CallableModule

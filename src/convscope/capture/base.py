@@ -1,0 +1,169 @@
+"""What every capture backend shares: layer records, name resolution, the adapter interface."""
+
+from __future__ import annotations
+
+import fnmatch
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConvscopeError, UnknownNameError
+
+KINDS = ("conv", "pool", "dense", "norm", "activation", "dropout", "flatten", "block", "other")
+"""Layer kinds; a selection may name any of these, or ``"all"`` (every layer but blocks)."""
+
+
+@dataclass(frozen=True)
+class LayerInfo:
+    """One capturable layer.
+
+    Attributes:
+        name: unique name; nested layers are joined with "/" (``CNN_sub_model/conv2d``).
+        kind: one of :data:`KINDS`.
+        output_shape: output shape without the batch axis, conv maps as (C, H, W).
+        params: number of parameters (a block counts everything inside it).
+        type: the framework's class name (``Conv2D``, ``MaxPool2d``...).
+    """
+
+    name: str
+    kind: str
+    output_shape: tuple[int, ...] | None
+    params: int
+    type: str = ""
+
+
+Selection = str | int | Sequence[str | int] | None
+
+
+def resolve_layers(selection: Selection, infos: Sequence[LayerInfo]) -> list[str]:
+    """Turn a layer selection into an ordered list of layer names, failing on any miss.
+
+    A selection is a name, an index into ``infos`` (negative counts from the end), a kind
+    (``"conv"``, ``"pool"``, ``"dense"``, ``"all"``...), a glob (``"conv*"``) or a list of
+    those. Every item must match something; all misses are reported together with the
+    available names.
+
+    Example:
+        >>> infos = [LayerInfo("conv2d", "conv", (32, 26, 26), 320),
+        ...          LayerInfo("dense", "dense", (10,), 16010)]
+        >>> resolve_layers(["conv", -1], infos)
+        ['conv2d', 'dense']
+    """
+    names = [info.name for info in infos]
+    if selection is None or (isinstance(selection, str) and selection == "all"):
+        return [i.name for i in infos if i.kind != "block"]
+    items: list[str | int] = (
+        [selection] if isinstance(selection, (str, int, np.integer)) else list(selection)
+    )
+    if not items:
+        raise ConvscopeError("empty layer selection; name at least one layer or a kind like 'conv'")
+    chosen: list[str] = []
+    missing: list[str] = []
+    for item in items:
+        matched: list[str]
+        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
+            index = int(item)
+            if -len(names) <= index < len(names):
+                matched = [names[index]]
+            else:
+                raise ConvscopeError(
+                    f"layer index {index} is out of range: the model has {len(names)} layers "
+                    f"(0..{len(names) - 1}): {', '.join(names)}"
+                )
+        elif not isinstance(item, str):
+            raise ConvscopeError(f"a layer selection item must be a name or an index, got {item!r}")
+        elif item in names:
+            matched = [item]
+        elif item == "all":
+            matched = [i.name for i in infos if i.kind != "block"]
+        elif item in KINDS:
+            matched = [i.name for i in infos if i.kind == item]
+            if not matched:
+                kinds = sorted({i.kind for i in infos})
+                raise ConvscopeError(
+                    f"the model has no layer of kind {item!r}; it has kinds: {', '.join(kinds)}"
+                )
+        elif any(ch in item for ch in "*?["):
+            matched = [n for n in names if fnmatch.fnmatchcase(n, item)]
+            if not matched:
+                missing.append(item)
+        else:
+            missing.append(item)
+            matched = []
+        for name in matched:
+            if name not in chosen:
+                chosen.append(name)
+    if missing:
+        raise UnknownNameError("layer", missing, names)
+    return chosen
+
+
+def format_summary(
+    infos: Iterable[LayerInfo], title: str | None = None, total: int | None = None
+) -> str:
+    """Format layer records as a Keras-style ``model.summary()`` table.
+
+    Example:
+        >>> print(format_summary([LayerInfo("conv2d", "conv", (32, 26, 26), 320, "Conv2D")]))  # doctest: +ELLIPSIS
+        Model: "model"...
+    """
+    infos = list(infos)
+    rows = [
+        (
+            f"{i.name} ({i.type or i.kind})",
+            "(None, " + ", ".join(str(d) for d in (i.output_shape or ())) + ")"
+            if i.output_shape is not None
+            else "?",
+            f"{i.params:,}",
+        )
+        for i in infos
+    ]
+    if total is None:
+        # blocks count their children again: leave them out of the total
+        total = sum(i.params for i in infos if i.kind != "block")
+    w0 = max([len("Layer (type)")] + [len(r[0]) for r in rows]) + 2
+    w1 = max([len("Output Shape")] + [len(r[1]) for r in rows]) + 2
+    width = w0 + w1 + 10
+    lines = [f'Model: "{title or "model"}"', "_" * width]
+    lines.append(f"{'Layer (type)':<{w0}}{'Output Shape':<{w1}}Param #")
+    lines.append("=" * width)
+    for r in rows:
+        lines.append(f"{r[0]:<{w0}}{r[1]:<{w1}}{r[2]}")
+    lines.append("=" * width)
+    lines.append(f"Total params: {total:,}")
+    return "\n".join(lines)
+
+
+class Adapter:
+    """The interface each backend implements (torch, keras, onnx).
+
+    ``infos`` lists layers; ``run`` computes the requested layers' outputs for one batch
+    and returns them as ``{name: ndarray}`` with conv maps in NCHW float32.
+    """
+
+    backend = "base"
+    input_shape: tuple[int, ...] | None = None
+
+    def infos(
+        self, input_shape: tuple[int, ...] | None = None, shapes: bool = True
+    ) -> list[LayerInfo]:
+        """List the layers; ``shapes=False`` skips computing output shapes (cheaper)."""
+        raise NotImplementedError
+
+    def run(self, x: Any, names: list[str]) -> dict[str, np.ndarray]:
+        raise NotImplementedError
+
+    def to_input(self, x: Any) -> Any:
+        """Convert one batch to what ``run`` takes (checks shape)."""
+        return x
+
+    def close(self) -> None:
+        """Release what the adapter holds (hooks, sessions). Safe to call twice."""
+
+    def __enter__(self) -> Adapter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()

@@ -1,0 +1,268 @@
+"""The five seed architectures as ``torch.nn.Module``s, with the seeds' Keras layer names.
+
+Conv and dense layers carry their activation (as Keras layers do), so the output captured
+at ``conv2d`` is the post-ReLU map the seeds plot. The final dense layer returns logits;
+apply softmax for probabilities (``convscope.train`` trains with cross-entropy on logits).
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+from torch import nn
+
+from ..errors import ShapeError, UnknownNameError
+
+
+class Conv2D(nn.Conv2d):
+    """A 'valid' convolution followed by an optional activation, like ``keras.layers.Conv2D``."""
+
+    def __init__(
+        self, in_channels: int, filters: int, kernel_size: int, activation: str | None = "relu"
+    ):
+        super().__init__(in_channels, filters, kernel_size)
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        return torch.relu(out) if self.activation == "relu" else out
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, activation={self.activation}"
+
+
+class Dense(nn.Linear):
+    """A fully connected layer followed by an optional activation, like ``keras.layers.Dense``."""
+
+    def __init__(self, in_features: int, units: int, activation: str | None = "relu"):
+        super().__init__(in_features, units)
+        self.activation = activation
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out = super().forward(x)
+        return torch.relu(out) if self.activation == "relu" else out
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, activation={self.activation}"
+
+
+class GlobalAveragePooling2D(nn.Module):
+    """Mean over the spatial axes: (N, C, H, W) -> (N, C)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.mean(dim=(2, 3))
+
+
+def _pool() -> nn.MaxPool2d:
+    return nn.MaxPool2d(2)
+
+
+def _bn(channels: int) -> nn.BatchNorm2d:
+    # Keras defaults: momentum 0.99 (torch counts the other way), epsilon 1e-3.
+    return nn.BatchNorm2d(channels, eps=1e-3, momentum=0.01)
+
+
+class ZooModel(nn.Sequential):
+    """A sequential zoo model that knows its name, input shape and class count."""
+
+    def __init__(self, arch: str, input_shape: tuple[int, int, int], num_classes: int, layers):
+        super().__init__(OrderedDict(layers))
+        self.arch = arch
+        self.input_shape = tuple(input_shape)
+        self.num_classes = num_classes
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape:
+            raise ShapeError(
+                f"{self.arch} takes images of shape (N, {', '.join(map(str, self.input_shape))}) "
+                f"in NCHW; got {tuple(x.shape)}. Resize the images or pick a model whose input fits."
+            )
+        return super().forward(x)
+
+
+def _mnist_convnet(c: int, h: int, w: int, k: int) -> list:
+    # seed 000: CNN sub-model (conv2d, max_pooling2d, conv2d_1) inside the parent model
+    return [
+        ("conv2d", Conv2D(c, 32, 3)),
+        ("max_pooling2d", _pool()),
+        ("conv2d_1", Conv2D(32, 64, 3)),
+        ("max_pooling2d_1", _pool()),
+        ("flatten", nn.Flatten()),
+        ("dropout", nn.Dropout(0.5)),
+        ("dense", Dense(64 * (((h - 2) // 2 - 2) // 2) * (((w - 2) // 2 - 2) // 2), k, None)),
+    ]
+
+
+def _fashion_gap(c: int, h: int, w: int, k: int) -> list:
+    # seed 001
+    return [
+        ("conv2d", Conv2D(c, 32, 3)),
+        ("conv2d_1", Conv2D(32, 32, 3)),
+        ("max_pooling2d", _pool()),
+        ("conv2d_2", Conv2D(32, 64, 3)),
+        ("conv2d_3", Conv2D(64, 64, 3)),
+        ("global_average_pooling2d", GlobalAveragePooling2D()),
+        ("dense", Dense(64, 32)),
+        ("dense_1", Dense(32, k, None)),
+    ]
+
+
+def _mnist_bn(c: int, h: int, w: int, k: int) -> list:
+    # seed 002
+    s = (((h - 2) // 2) - 1) // 2
+    t = (((w - 2) // 2) - 1) // 2
+    return [
+        ("conv2d", Conv2D(c, 32, 3)),
+        ("max_pooling2d", _pool()),
+        ("batch_normalization", _bn(32)),
+        ("conv2d_1", Conv2D(32, 64, 2)),
+        ("max_pooling2d_1", _pool()),
+        ("batch_normalization_1", _bn(64)),
+        ("flatten", nn.Flatten()),
+        ("dropout", nn.Dropout(0.5)),
+        ("dense", Dense(64 * s * t, 256)),
+        ("dense_1", Dense(256, k, None)),
+    ]
+
+
+def _cifar_cnn5(c: int, h: int, w: int, k: int) -> list:
+    # seed 003
+    s = ((h - 2) // 2 - 2) // 2 - 2
+    t = ((w - 2) // 2 - 2) // 2 - 2
+    return [
+        ("conv_0", Conv2D(c, 32, 3)),
+        ("max_pooling2d", _pool()),
+        ("conv_1", Conv2D(32, 64, 3)),
+        ("max_pooling2d_1", _pool()),
+        ("conv_2", Conv2D(64, 64, 3)),
+        ("flatten", nn.Flatten()),
+        ("dropout", nn.Dropout(0.5)),
+        ("dense_0", Dense(64 * s * t, 64)),
+        ("dense_1", Dense(64, k, None)),
+    ]
+
+
+def _shapes150(c: int, h: int, w: int, k: int) -> list:
+    # seed 004
+    s = (((h - 2) // 2 - 2) // 2 - 2) // 2
+    t = (((w - 2) // 2 - 2) // 2 - 2) // 2
+    return [
+        ("conv2d", Conv2D(c, 8, 3)),
+        ("max_pooling2d", _pool()),
+        ("conv2d_1", Conv2D(8, 16, 3)),
+        ("max_pooling2d_1", _pool()),
+        ("conv2d_2", Conv2D(16, 32, 3)),
+        ("max_pooling2d_2", _pool()),
+        ("flatten", nn.Flatten()),
+        ("dense", Dense(32 * s * t, 1024)),
+        ("dense_1", Dense(1024, 512)),
+        ("dense_2", Dense(512, k, None)),
+    ]
+
+
+@dataclass(frozen=True)
+class ZooEntry:
+    """One architecture of the zoo: its seed, default input and classes, and builder."""
+
+    name: str
+    seed: str
+    input_shape: tuple[int, int, int]
+    num_classes: int
+    description: str
+    builder: Callable[[int, int, int, int], list]
+
+
+ZOO: dict[str, ZooEntry] = {
+    e.name: e
+    for e in [
+        ZooEntry(
+            "mnist_convnet",
+            "000",
+            (1, 28, 28),
+            10,
+            "Keras 'Simple MNIST convnet' (seed 000)",
+            _mnist_convnet,
+        ),
+        ZooEntry(
+            "fashion_gap",
+            "001",
+            (1, 28, 28),
+            10,
+            "4 convs + global average pooling (seed 001)",
+            _fashion_gap,
+        ),
+        ZooEntry(
+            "mnist_bn",
+            "002",
+            (1, 28, 28),
+            10,
+            "2 convs with batch norm, dense 256 (seed 002)",
+            _mnist_bn,
+        ),
+        ZooEntry("cifar_cnn5", "003", (3, 32, 32), 10, "CIFAR-10 CNN5 (seed 003)", _cifar_cnn5),
+        ZooEntry(
+            "shapes150",
+            "004",
+            (3, 150, 150),
+            3,
+            "3-class 150x150 RGB classifier (seed 004)",
+            _shapes150,
+        ),
+    ]
+}
+
+
+def list_models() -> dict[str, ZooEntry]:
+    """Return the zoo's entries by name.
+
+    Example:
+        >>> sorted(list_models())[:2]
+        ['cifar_cnn5', 'fashion_gap']
+    """
+    return dict(ZOO)
+
+
+def build(
+    name: str,
+    num_classes: int | None = None,
+    input_shape: tuple[int, int, int] | None = None,
+) -> ZooModel:
+    """Build a zoo architecture with fresh weights.
+
+    Args:
+        name: one of :func:`list_models` (``mnist_convnet``, ``fashion_gap``, ...).
+        num_classes: classes of the last dense layer (default: the seed's).
+        input_shape: (C, H, W) input (default: the seed's); channels and size may change.
+
+    Raises:
+        UnknownNameError: ``name`` is not in the zoo (the message lists the zoo).
+        ShapeError: the input is too small for the architecture.
+
+    Example:
+        >>> model = build("mnist_convnet")
+        >>> sum(p.numel() for p in model.parameters())
+        34826
+    """
+    if name not in ZOO:
+        raise UnknownNameError("model", [name], sorted(ZOO))
+    entry = ZOO[name]
+    k = entry.num_classes if num_classes is None else int(num_classes)
+    if k < 1:
+        raise ShapeError(f"num_classes must be >= 1, got {num_classes}")
+    shape = tuple(int(v) for v in (input_shape or entry.input_shape))
+    if len(shape) != 3:
+        raise ShapeError(f"input_shape must be (C, H, W), got {input_shape}")
+    layers = entry.builder(*shape, k)
+    model = ZooModel(name, shape, k, layers)
+    with torch.no_grad():  # fails here, not at the first batch, if the input is too small
+        try:
+            super(ZooModel, model).forward(torch.zeros(1, *shape))
+        except RuntimeError as exc:
+            raise ShapeError(
+                f"{name} cannot take input of shape {shape}: {exc}. "
+                f"Its seed input is {entry.input_shape}."
+            ) from None
+    return model
