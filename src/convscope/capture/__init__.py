@@ -52,15 +52,15 @@ def adapter_for(model: Any, device: Any = None) -> Adapter:
     """
     if isinstance(model, Adapter):
         return model
+    if _is_keras(model):  # first: with KERAS_BACKEND=torch a Keras model is an nn.Module too
+        from .keras import KerasAdapter
+
+        return KerasAdapter(model)
     module = type(model).__module__.split(".")[0]
     if module == "torch" or _has_torch_base(model):
         from .torch import TorchAdapter
 
         return TorchAdapter(model, device=device)
-    if _is_keras(model):
-        from .keras import KerasAdapter
-
-        return KerasAdapter(model)
     if (
         (isinstance(model, (str, Path)) and str(model).lower().endswith(".onnx"))
         or module in ("onnx", "onnxruntime")
@@ -84,7 +84,8 @@ def layers(model: Any, input_shape: tuple[int, ...] | None = None) -> list[Layer
 
     Args:
         model: a torch module, Keras model or ONNX model.
-        input_shape: (C, H, W) of one image; zoo, Keras and ONNX models know their own.
+        input_shape: one image's shape as the model takes it ((C, H, W) for torch and ONNX,
+            the Keras input shape for Keras); zoo, Keras and ONNX models know their own.
 
     Example:
         >>> import convscope as cs

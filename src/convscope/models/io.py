@@ -148,6 +148,22 @@ def load_model(
     return model, meta
 
 
+def _onnx_meta(props: dict[str, str]) -> ModelMeta | None:
+    """The description ``convscope export`` stores in an ONNX file's metadata, if any."""
+    if "convscope.arch" not in props:
+        return None
+    try:
+        return ModelMeta(
+            arch=props["convscope.arch"],
+            input_shape=tuple(json.loads(props.get("convscope.input_shape", "[]"))),
+            num_classes=int(props.get("convscope.num_classes", 0)),
+            class_names=list(json.loads(props.get("convscope.class_names", "[]"))),
+            dataset=props.get("convscope.dataset"),
+        )
+    except (ValueError, TypeError):
+        return None
+
+
 def _model_path(path: str | os.PathLike) -> Path:
     path = Path(path)
     if path.is_dir():
@@ -163,12 +179,18 @@ def _model_path(path: str | os.PathLike) -> Path:
     return path
 
 
-def resolve_model(spec: str | os.PathLike, device: str = "cpu") -> tuple[Any, ModelMeta | None]:
+def resolve_model(
+    spec: str | os.PathLike, device: str = "cpu", trust: bool = False
+) -> tuple[Any, ModelMeta | None]:
     """Turn a CLI ``MODEL_OR_RUN`` argument into a model.
 
     ``spec`` is a run folder, a convscope ``.safetensors`` file, a ``.keras``/``.h5`` or
     ``.onnx`` file (when those backends are installed), or a zoo name (fresh, untrained
-    weights; a warning says so).
+    weights; a warning says so). ``trust=True`` lets Keras files run custom code (Lambda
+    layers); only use it for files you trust.
+
+    Example:
+        >>> model, meta = resolve_model("runs/demo")  # doctest: +SKIP
     """
     text = str(spec)
     path = Path(text)
@@ -181,11 +203,12 @@ def resolve_model(spec: str | os.PathLike, device: str = "cpu") -> tuple[Any, Mo
     if suffix in (".keras", ".h5", ".hdf5"):
         from ..capture.keras import load_keras_model
 
-        return load_keras_model(path), None
+        return load_keras_model(path, trust=trust), None
     if suffix == ".onnx":
         from ..capture.onnx import load_onnx_model
 
-        return load_onnx_model(path), None
+        onnx_model = load_onnx_model(path)
+        return onnx_model, _onnx_meta(onnx_model.metadata)
     if not path.exists():
         raise FormatError(
             f"{text!r} is neither a file, a run folder nor a zoo model; zoo models: "

@@ -257,6 +257,7 @@ def build(
         raise ShapeError(f"input_shape must be (C, H, W), got {input_shape}")
     layers = entry.builder(*shape, k)
     model = ZooModel(name, shape, k, layers)
+    model.eval()  # probe in eval mode: batch norm cannot train on one image
     with torch.no_grad():  # fails here, not at the first batch, if the input is too small
         try:
             super(ZooModel, model).forward(torch.zeros(1, *shape))
@@ -265,4 +266,4 @@ def build(
                 f"{name} cannot take input of shape {shape}: {exc}. "
                 f"Its seed input is {entry.input_shape}."
             ) from None
-    return model
+    return model.train()

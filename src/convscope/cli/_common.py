@@ -1,0 +1,95 @@
+"""Helpers shared by the CLI verbs: turn MODEL_OR_RUN and --data into a model and data."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConvscopeError
+
+
+def add_model_data_args(p: argparse.ArgumentParser, split: bool = True) -> None:
+    """The arguments every analysis verb takes."""
+    p.add_argument(
+        "model",
+        metavar="MODEL_OR_RUN",
+        nargs="?",
+        help="run folder, model file (.safetensors, .keras, .h5, .onnx) or zoo name",
+    )
+    p.add_argument("--model", dest="model_path", metavar="PATH", help="model file (same as MODEL_OR_RUN)")
+    p.add_argument("--data", help="data set (default: the one the model was trained on)")
+    p.add_argument("--data-dir", help="data cache folder (default $CONVSCOPE_DATA)")
+    p.add_argument("--seed", type=int, help="split seed (default: the run's, else 0)")
+    p.add_argument(
+        "--trust",
+        action="store_true",
+        help="load Keras files with custom code (Lambda layers): only for files you trust",
+    )
+    if split:
+        p.add_argument("--split", choices=["test", "val", "train"], default="test")
+
+
+def run_seed(spec: str | None) -> int:
+    """The seed recorded in a run folder's run.json, else 0."""
+    if spec:
+        run_file = Path(spec) / "run.json"
+        if run_file.is_file():
+            try:
+                return int(json.loads(run_file.read_text()).get("seed", 0))
+            except (ValueError, TypeError):
+                return 0
+    return 0
+
+
+def load_model_and_data(args: argparse.Namespace, need_data: bool = True) -> tuple[Any, Any, Any]:
+    """Resolve ``MODEL_OR_RUN``/``--model`` and ``--data`` into (model, meta, dataset).
+
+    The data set is resized to nothing: it must fit the model, else the error names both
+    shapes. ``folder:PATH`` data is resized to the model's input.
+    """
+    from ..models import resolve_model
+
+    spec = args.model_path or args.model
+    if not spec:
+        raise ConvscopeError("name a model: convscope VERB RUN_FOLDER, or --model FILE")
+    model, meta = resolve_model(spec, trust=getattr(args, "trust", False))
+    if not need_data:
+        return model, meta, None
+    from ..data import load
+
+    name = args.data or (meta.dataset if meta is not None else None)
+    if not name:
+        raise ConvscopeError(
+            f"{spec} does not say which data set it was trained on; pass --data NAME "
+            "(see `convscope datasets`)"
+        )
+    seed = args.seed if args.seed is not None else run_seed(spec)
+    input_shape = model_input_shape(model)
+    kwargs: dict[str, Any] = {"data_dir": args.data_dir, "seed": seed}
+    if input_shape is not None:
+        kwargs["input_shape"] = input_shape
+    data = load(name, **kwargs)
+    return model, meta, data
+
+
+def model_input_shape(model: Any) -> tuple[int, ...] | None:
+    """(C, H, W) of the images the model takes, whatever its backend's own layout.
+
+    Example:
+        >>> import convscope as cs
+        >>> model_input_shape(cs.models.build("cifar_cnn5"))
+        (3, 32, 32)
+    """
+    from ..capture import adapter_for
+
+    adapter = adapter_for(model)
+    try:
+        shape = adapter.input_shape
+        if shape is None or len(shape) != 3 or any(d is None for d in shape):
+            return None
+        nhwc = getattr(adapter, "data_format", None) == "channels_last" or getattr(adapter, "layout", None) == "NHWC"
+        return (shape[2], shape[0], shape[1]) if nhwc else tuple(shape)
+    finally:
+        adapter.close()

@@ -1,0 +1,232 @@
+"""``convscope classes`` (seed 001's class firing profile) and ``convscope stats``."""
+
+# ruff: noqa: T201  -- CLI verbs print their results
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import math
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ..errors import ConvscopeError
+from ._common import add_model_data_args, load_model_and_data
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``classes`` and ``stats`` to the CLI."""
+    p = sub.add_parser(
+        "classes",
+        help="class x unit firing profile of a layer and the nearest classes (seed 001)",
+        description="Profile which units of a layer fire for which class over a whole split, "
+        "compare classes by their firing rates and rank, for each class, the most alike "
+        "classes. Writes profile.csv, distance.csv, nearest.csv and ranking.png.",
+    )
+    add_model_data_args(p)
+    p.add_argument("--layer", default="dense", help="layer name or index (default: dense)")
+    p.add_argument(
+        "--threshold", type=float, default=0.0, help="a unit fires above this (default 0)"
+    )
+    p.add_argument(
+        "--reduce",
+        choices=["any", "mean"],
+        default="any",
+        help="conv layers: a channel fires when any cell (any) or its mean (mean) is above "
+        "the threshold",
+    )
+    p.add_argument(
+        "--metric",
+        choices=["l1", "cosine", "correlation"],
+        default="l1",
+        help="class distance: l1 (seed 001's mean absolute difference), cosine, correlation",
+    )
+    p.add_argument("--top", type=int, default=3, help="nearest classes printed per class")
+    p.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
+    p.add_argument("--out", help="output folder (default: RUN/classes or ./classes)")
+    p.set_defaults(func=_classes)
+
+    p = sub.add_parser(
+        "stats",
+        help="per-layer channel statistics: dead channels, firing fraction, mean similarity",
+        description="Stream a split through the model once and report, per layer, the "
+        "channels that never fire, how often channels fire and the mean channel similarity "
+        "averaged over images.",
+    )
+    add_model_data_args(p)
+    p.add_argument("--layers", default="conv", help="layer selection (default: conv)")
+    p.add_argument(
+        "--threshold", type=float, default=0.0, help="a channel fires above this (default 0)"
+    )
+    p.add_argument(
+        "--similarity-samples",
+        type=int,
+        default=256,
+        help="images the mean similarity is averaged over per layer (default 256; 0 skips)",
+    )
+    p.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
+    p.add_argument("--out", help="also write stats.json into this folder")
+    p.set_defaults(func=_stats)
+
+
+def _out_dir(args: argparse.Namespace, default_name: str) -> Path:
+    if args.out:
+        return Path(args.out)
+    spec = args.model_path or args.model
+    if spec and Path(spec).is_dir():
+        return Path(spec) / default_name
+    return Path(default_name)
+
+
+def _check_threshold(value: float) -> None:
+    if not math.isfinite(value):
+        raise ConvscopeError(f"--threshold must be a finite number, got {value}")
+
+
+def _classes(args: argparse.Namespace) -> int:
+    from .._io import write_text
+    from ..metrics.firing import class_distance, nearest, profile
+
+    _check_threshold(args.threshold)
+    if args.top < 0:
+        raise ConvscopeError(f"--top must be >= 0, got {args.top}")
+    model, meta, data = load_model_and_data(args)
+    x, y = data.split(args.split)
+    if y is None or len(y) == 0:
+        raise ConvscopeError(f"the {args.split} split of {data.name} has no labelled images")
+    names = list(data.class_names) or (list(meta.class_names) if meta is not None else [])
+    prof = profile(
+        model,
+        (x, y),
+        args.layer,
+        threshold=args.threshold,
+        reduce=args.reduce,
+        batch_size=args.batch_size,
+        num_classes=len(names) or None,
+        class_names=names or None,
+    )
+    names = prof.class_names
+    dist = class_distance(prof, metric=args.metric)
+    ranks = nearest(dist)
+    out = _out_dir(args, "classes")
+    prof.to_csv(out / "profile.csv")
+    write_text(out / "distance.csv", _distance_csv(dist, names))
+    write_text(out / "nearest.csv", _nearest_csv(ranks, names))
+
+    print(
+        f"layer {prof.layer} ({prof.num_units} units), threshold {prof.threshold:g}, "
+        f"reduce {prof.reduce}, metric {args.metric}, {int(prof.counts.sum())} {args.split} "
+        f"images of {data.name}"
+    )
+    print(format_nearest_table(ranks, names, prof.counts, top=args.top))
+    figure = _ranking_figure(dist, x, y, names, out / "ranking.png", data.name)
+    written = ["profile.csv", "distance.csv", "nearest.csv"] + (["ranking.png"] if figure else [])
+    print(f"wrote {', '.join(written)} to {out}")
+    return 0
+
+
+def format_nearest_table(
+    ranks: list[list[tuple[int, float]]],
+    names: list[str],
+    counts: np.ndarray,
+    top: int = 3,
+) -> str:
+    """Text table: one row per class, its sample count, then its ``top`` nearest classes."""
+    width = max([len("class")] + [len(n) for n in names]) + 2
+    header = f"{'class':<{width}}{'n':>6}  nearest (distance)"
+    lines = [header, "-" * max(len(header), 40)]
+    for k, row in enumerate(ranks):
+        near = ", ".join(f"{names[j]} {d:.4f}" for j, d in row[:top])
+        lines.append(f"{names[k]:<{width}}{int(counts[k]):>6}  {near}")
+    return "\n".join(lines)
+
+
+def _distance_csv(dist: np.ndarray, names: list[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["class", *names])
+    for k, name in enumerate(names):
+        writer.writerow([name, *(repr(float(v)) for v in dist[k])])
+    return buffer.getvalue()
+
+
+def _nearest_csv(ranks: list[list[tuple[int, float]]], names: list[str]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(["class", "rank", "neighbour", "distance"])
+    for k, row in enumerate(ranks):
+        for rank, (j, d) in enumerate(row, start=1):
+            writer.writerow([names[k], rank, names[j], repr(d)])
+    return buffer.getvalue()
+
+
+def _ranking_figure(
+    dist: np.ndarray, x: np.ndarray, y: np.ndarray, names: list[str], path: Path, data_name: str
+) -> bool:
+    try:
+        from ..render import class_ranking
+    except ImportError as exc:
+        print(f"note: ranking.png skipped: convscope.render.class_ranking is unavailable ({exc})")
+        return False
+    from .._io import save_figure
+
+    examples = np.zeros((len(names), *x.shape[1:]), dtype=np.float32)
+    for k in range(len(names)):
+        hits = np.flatnonzero(y == k)
+        if len(hits):  # a class with no image keeps a black tile
+            examples[k] = x[hits[0]]
+    fig = class_ranking(dist, examples, names, title=f"nearest classes ({data_name})")
+    try:
+        save_figure(fig, path)
+    finally:
+        import matplotlib.pyplot as plt
+
+        plt.close(fig)
+    return True
+
+
+def _stats(args: argparse.Namespace) -> int:
+    from .._io import write_json
+    from ..metrics.stats import channel_stats
+
+    _check_threshold(args.threshold)
+    if args.similarity_samples < 0:
+        raise ConvscopeError(f"--similarity-samples must be >= 0, got {args.similarity_samples}")
+    model, _meta, data = load_model_and_data(args)
+    x, _y = data.split(args.split)
+    stats = channel_stats(
+        model,
+        x,
+        layers=args.layers,
+        threshold=args.threshold,
+        batch_size=args.batch_size,
+        similarity_samples=args.similarity_samples,
+    )
+    print(f"{len(x)} {args.split} images of {data.name}, a channel fires above {args.threshold:g}")
+    print(format_stats_table(stats))
+    if args.out:
+        path = write_json(Path(args.out) / "stats.json", {n: s.to_dict() for n, s in stats.items()})
+        print(f"wrote {path}")
+    return 0
+
+
+def format_stats_table(stats: dict[str, Any]) -> str:
+    """Text table of :func:`convscope.metrics.stats.channel_stats` results."""
+    width = max([len("layer")] + [len(n) for n in stats]) + 2
+    header = (
+        f"{'layer':<{width}}{'channels':>9}{'dead':>6}{'fire frac':>11}{'min frac':>10}"
+        f"{'mean sim':>12}{'sim imgs':>9}  dead channels"
+    )
+    lines = [header, "-" * len(header)]
+    for name, s in stats.items():
+        sim = f"{s.mean_similarity:.5g}" if s.mean_similarity is not None else "-"
+        dead = ", ".join(map(str, s.dead[:12].tolist())) + (" ..." if len(s.dead) > 12 else "")
+        lines.append(
+            f"{name:<{width}}{s.num_channels:>9}{len(s.dead):>6}"
+            f"{float(np.mean(s.fire_fraction)):>11.3f}{float(np.min(s.fire_fraction)):>10.3f}"
+            f"{sim:>12}{s.similarity_samples:>9}  {dead or '-'}"
+        )
+    return "\n".join(lines)

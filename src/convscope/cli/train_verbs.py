@@ -1,0 +1,243 @@
+"""``convscope train`` and ``convscope evaluate``."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import logging
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConvscopeError, FormatError, ShapeError
+
+_DEFAULTS: dict[str, Any] = {
+    "model": "mnist_convnet",
+    "data": "mnist5k",
+    "epochs": 10,
+    "batch_size": 128,
+    "lr": 1e-3,
+    "seed": 0,
+    "patience": None,
+}
+
+
+def _say(text: str = "") -> None:
+    print(text, flush=True)  # noqa: T201 - the CLI is where printing belongs
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    """Add ``train`` and ``evaluate`` to the CLI."""
+    p = sub.add_parser(
+        "train",
+        help="train a zoo model on a data set into a run folder",
+        description="Train a zoo model with Adam and cross-entropy, keep the best epoch "
+        "(lowest val_loss) as RUN/model.safetensors, then evaluate it on the test split. "
+        "With --resume, options not given are read from RUN/run.json.",
+    )
+    p.add_argument("--model", help=f"zoo architecture (default {_DEFAULTS['model']})")
+    p.add_argument("--data", help=f"data set name or folder:PATH (default {_DEFAULTS['data']})")
+    p.add_argument("--epochs", type=int, help=f"epochs (default {_DEFAULTS['epochs']})")
+    p.add_argument("--batch-size", type=int, help=f"batch size (default {_DEFAULTS['batch_size']})")
+    p.add_argument("--lr", type=float, help=f"Adam learning rate (default {_DEFAULTS['lr']})")
+    p.add_argument("--seed", type=int, help="seed of the split, shuffling and dropout (default 0)")
+    p.add_argument(
+        "--patience", type=int, help="stop after N epochs without a better val_loss (default off)"
+    )
+    p.add_argument("--out", help="run folder (default runs/MODEL-DATA)")
+    p.add_argument("--resume", action="store_true", help="continue from RUN/last.ckpt")
+    p.add_argument("--data-dir", help="data cache folder (default $CONVSCOPE_DATA)")
+    p.add_argument("--device", help="torch device, e.g. cpu or cuda (default cpu)")
+    p.set_defaults(func=_train)
+
+    p = sub.add_parser(
+        "evaluate",
+        help="evaluate a trained run on its test (or val) split",
+        description="Load RUN/model.safetensors and the data set it was trained on (same seed, "
+        "so the same split), print loss, accuracy, per-class accuracy and the confusion matrix, "
+        "and write evaluation.json and predictions.npz.",
+    )
+    p.add_argument("run", metavar="RUN", help="run folder made by `convscope train`")
+    p.add_argument("--split", choices=["test", "val"], default="test")
+    p.add_argument("--data-dir", help="data cache folder (default $CONVSCOPE_DATA)")
+    p.add_argument("--batch-size", type=int, default=512)
+    p.add_argument(
+        "--out", help="folder for evaluation.json/predictions.npz (default RUN, or RUN/val)"
+    )
+    p.add_argument("--normalized", action="store_true", help="print row-normalised matrix")
+    p.set_defaults(func=_evaluate)
+
+
+@contextlib.contextmanager
+def _quiet_train_log() -> Iterator[None]:
+    """The CLI prints its own epoch lines; hide the library's duplicate INFO lines."""
+    log = logging.getLogger("convscope.train")
+    old = log.level
+    if log.getEffectiveLevel() > logging.DEBUG:
+        log.setLevel(logging.WARNING)
+    try:
+        yield
+    finally:
+        log.setLevel(old)
+
+
+class _PrintEpochs:
+    """A fit callback that prints one line per epoch."""
+
+    def __init__(self, epochs: int) -> None:
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any], model: Any) -> None:
+        parts = [f"Epoch {epoch + 1}/{self.epochs}"]
+        for key, value in logs.items():
+            if key in ("lr", "time_s") or not isinstance(value, (int, float)):
+                continue
+            parts.append(f"{key} {value:.4f}")
+        parts.append(f"({logs.get('time_s', 0.0):.1f}s)")
+        _say("  ".join(parts))
+
+
+def _read_run(folder: Path) -> dict[str, Any]:
+    path = folder / "run.json"
+    if not path.exists():
+        return {}
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise FormatError(f"{path} is not readable JSON: {exc}") from None
+
+
+def _options(args: argparse.Namespace) -> dict[str, Any]:
+    """Explicit options, else (with --resume) the run's recorded ones, else the defaults."""
+    recorded: dict[str, Any] = {}
+    if args.resume and args.out:
+        run = _read_run(Path(args.out))
+        recorded = dict(run.get("options") or {})
+        if run.get("model", {}).get("arch"):
+            recorded["model"] = run["model"]["arch"]
+        if run.get("dataset"):
+            recorded["data"] = run["dataset"]
+    chosen = {}
+    for key, default in _DEFAULTS.items():
+        value = getattr(args, key)
+        chosen[key] = value if value is not None else recorded.get(key, default)
+    return chosen
+
+
+def _safe_name(text: str) -> str:
+    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "run"
+
+
+def _load_data(name: str, seed: int, data_dir: str | None, input_shape: Any) -> Any:
+    from .. import data as data_mod
+
+    return data_mod.load(name, seed=seed, data_dir=data_dir, input_shape=input_shape)
+
+
+def _train(args: argparse.Namespace) -> int:
+    from .. import data as data_mod
+    from ..models import ZOO, build
+    from ..train import evaluate, fit
+
+    opts = _options(args)
+    if args.resume and not args.out:
+        raise ConvscopeError("--resume needs --out RUN: the run folder to continue")
+    model_name, data_name = opts["model"], opts["data"]
+    if model_name not in ZOO:
+        build(model_name)  # raises UnknownNameError listing the zoo
+    seed_shape = tuple(ZOO[model_name].input_shape)
+    known = data_mod.image_shape(data_name)  # raises UnknownNameError for a bad name
+    if known is not None and tuple(known) != seed_shape:
+        what = "channels" if known[0] != seed_shape[0] else "image size"
+        raise ShapeError(
+            f"model {model_name} takes images of shape {seed_shape} (C, H, W) but data set "
+            f"{data_name} has {tuple(known)} (the {what} differ). Pick a model and data set "
+            "with the same image shape (`convscope models` lists the models), or use "
+            "folder:PATH, which resizes."
+        )
+    out = Path(args.out) if args.out else Path("runs") / _safe_name(f"{model_name}-{data_name}")
+    if args.resume and not (out / "last.ckpt").exists():
+        raise ConvscopeError(
+            f"cannot resume: {out / 'last.ckpt'} does not exist; train without --resume"
+        )
+    data = _load_data(data_name, opts["seed"], args.data_dir, seed_shape)
+    import torch
+
+    torch.manual_seed(opts["seed"])  # the initial weights depend on the seed too
+    model = build(model_name, num_classes=len(data.class_names), input_shape=seed_shape)
+    _say(
+        f"Training {model_name} on {data.name} ({len(data.y_train)} train / {len(data.y_val)} "
+        f"val images) -> {out}"
+    )
+    try:
+        with _quiet_train_log():
+            history = fit(
+                model,
+                data,
+                epochs=opts["epochs"],
+                batch_size=opts["batch_size"],
+                lr=opts["lr"],
+                seed=opts["seed"],
+                out=out,
+                patience=opts["patience"],
+                callbacks=[_PrintEpochs(opts["epochs"])],
+                resume=args.resume,
+                device=args.device or "cpu",
+                progress=True,
+            )
+    except KeyboardInterrupt:
+        print(  # noqa: T201
+            f"convscope: training interrupted; the last finished epoch is saved. Continue "
+            f"with: convscope train --out {out} --resume",
+            file=sys.stderr,
+        )
+        raise
+    run = _read_run(out)
+    if run.get("status") == "stopped early":
+        _say(f"Stopped early after epoch {len(history)} (patience {opts['patience']}).")
+    ev = evaluate(model, data.x_test, data.y_test, data.class_names)
+    ev.split, ev.dataset = "test", data.name
+    ev.extra = {"best_epoch": run.get("best_epoch")}
+    ev.save(out)
+    _say(
+        f"Best epoch {run.get('best_epoch')}: test accuracy {ev.accuracy:.4f}, test loss "
+        f"{ev.loss:.4f}"
+    )
+    _say(f"Run saved to {out}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    from ..models import load_model
+    from ..train import evaluate
+
+    folder = Path(args.run)
+    model, meta = load_model(folder)
+    run = _read_run(folder) if folder.is_dir() else {}
+    if not meta.dataset:
+        raise FormatError(
+            f"{args.run} does not record the data set it was trained on; evaluate it in "
+            "Python with convscope.train.evaluate(model, x, y)"
+        )
+    seed = int((run.get("options") or {}).get("seed", run.get("seed", 0)) or 0)
+    data = _load_data(meta.dataset, seed, args.data_dir, tuple(meta.input_shape))
+    x, y = (data.x_test, data.y_test) if args.split == "test" else (data.x_val, data.y_val)
+    names = meta.class_names or data.class_names
+    ev = evaluate(model, x, y, names, batch_size=args.batch_size)
+    ev.split, ev.dataset = args.split, data.name
+    if meta.extra.get("epoch") is not None:
+        ev.extra = {"best_epoch": meta.extra.get("epoch")}
+    if args.out:
+        dest = Path(args.out)
+    else:
+        dest = (folder if folder.is_dir() else folder.parent) / (
+            "" if args.split == "test" else "val"
+        )
+    path = ev.save(dest)
+    _say(ev.to_text(normalized=args.normalized))
+    _say()
+    _say(f"Wrote {path} and {path.parent / 'predictions.npz'}")
+    return 0

@@ -1,0 +1,257 @@
+"""convscope for Keras 3 users: a similarity callback, kernels in torch layout, zoo -> Keras.
+
+``import convscope.keras`` imports Keras (on the torch backend unless ``KERAS_BACKEND`` is
+already set); ``import convscope`` alone never does.
+
+Example:
+    >>> from convscope.keras import SimilarityCallback  # doctest: +SKIP
+    >>> history = model.fit(x, y, epochs=30, callbacks=[SimilarityCallback(probe=x_test[:1])])  # doctest: +SKIP
+    >>> history.history["similarity"]  # one value per epoch  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from typing import Any
+
+import numpy as np
+
+os.environ.setdefault("KERAS_BACKEND", "torch")
+
+from .capture.keras import KerasAdapter, _walk, keras, keras_kind  # noqa: E402
+from .errors import ConvscopeError, UnknownNameError  # noqa: E402
+
+__all__ = ["SimilarityCallback", "conv_kernels", "from_zoo"]
+
+log = logging.getLogger(__name__)
+
+
+class SimilarityCallback(keras.callbacks.Callback):
+    """Log the mean feature-map similarity of some layers at the end of every epoch.
+
+    Seed 000's ``LogSimilarities`` done right: the tracked layers are captured on the probe
+    images through :class:`~convscope.capture.keras.KerasAdapter` (nested sub-model layers
+    included, no separate sub-model needed), scored with
+    :func:`convscope.metrics.similarity.mean_similarity` per image, and written into
+    ``logs`` so that Keras puts them into ``history.history``:
+
+    - ``similarity``: the first tracked layer's mean over the probe images;
+    - ``similarity/<layer>`` and ``similarity/<layer>/std`` for every tracked layer.
+
+    The same values are kept in :attr:`history` (a dict of lists) as well.
+
+    Args:
+        layers: a layer selection (names with "/" for nested layers, kinds, globs, indices);
+            default: the model's last conv layer.
+        probe: the images to score, as the model takes them (NHWC for channels-last).
+        metric: the similarity metric (``"multiply"`` is seed 000's).
+
+    Example:
+        >>> cb = SimilarityCallback(probe=x_test[:8])  # doctest: +SKIP
+        >>> h = parent_model.fit(x, y, epochs=2, callbacks=[cb])  # doctest: +SKIP
+        >>> len(h.history["similarity"])  # doctest: +SKIP
+        2
+    """
+
+    def __init__(
+        self,
+        layers: str | int | list[str | int] | None = None,
+        probe: Any = None,
+        metric: str = "multiply",
+    ) -> None:
+        super().__init__()
+        if probe is None:
+            raise ConvscopeError(
+                "SimilarityCallback needs probe images: SimilarityCallback(probe=x_test[:16])"
+            )
+        if hasattr(probe, "detach"):
+            probe = probe.detach().cpu().numpy()
+        self.probe = np.asarray(probe, dtype=np.float32)
+        self.layers = layers
+        self.metric = metric
+        self.names: list[str] = []
+        self.history: dict[str, list[float]] = {}
+        self._adapter: KerasAdapter | None = None
+        self._model: Any = None
+
+    def _prepare(self) -> KerasAdapter:
+        model = self.model
+        if self._adapter is None or self._model is not model:
+            from .capture.base import resolve_layers
+
+            adapter = KerasAdapter(model)
+            infos = adapter.infos(shapes=False)
+            if self.layers is None:
+                convs = [i.name for i in infos if i.kind == "conv"]
+                if not convs:
+                    raise ConvscopeError(
+                        f"model {model.name!r} has no conv layer to track; pass layers=[...] "
+                        f"from: {', '.join(i.name for i in infos)}"
+                    )
+                self.names = [convs[-1]]
+            else:
+                self.names = resolve_layers(self.layers, infos)
+            self.probe = adapter.to_input(self.probe)
+            self._adapter, self._model = adapter, model
+        return self._adapter
+
+    def on_train_begin(self, logs: dict | None = None) -> None:
+        self._prepare()  # bad layer names or probe shapes fail before the first epoch
+
+    def compute(self) -> dict[str, float]:
+        """Score the tracked layers on the probe images now; returns the values logged."""
+        from .capture import capture
+        from .metrics.similarity import mean_similarity
+
+        adapter = self._prepare()
+        maps = capture(adapter, self.probe, self.names, batch_size=64)
+        values: dict[str, float] = {}
+        for name in self.names:
+            per_image = np.asarray(mean_similarity(maps[name], self.metric, per_image=True))
+            values[f"similarity/{name}"] = float(np.mean(per_image))
+            values[f"similarity/{name}/std"] = float(np.std(per_image))
+        values["similarity"] = values[f"similarity/{self.names[0]}"]
+        return values
+
+    def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
+        values = self.compute()
+        for key, value in values.items():
+            self.history.setdefault(key, []).append(value)
+        if logs is not None:
+            logs.update(values)
+        log.debug("epoch %d: mean similarity %.4f", epoch + 1, values["similarity"])
+
+
+def _find_layer(model: Any, layer: Any) -> tuple[str, Any]:
+    walked = _walk(model)
+    convs = [(n, lay) for n, lay in walked if keras_kind(lay) == "conv"]
+    if layer is None:
+        if not convs:
+            raise ConvscopeError(f"model {model.name!r} has no conv layer")
+        return convs[0]
+    if isinstance(layer, str):
+        for name, candidate in walked:
+            if name == layer:
+                return name, candidate
+        raise UnknownNameError("conv layer", [layer], [n for n, _ in convs])
+    for name, candidate in walked:
+        if candidate is layer:
+            return name, candidate
+    raise ConvscopeError(f"layer {getattr(layer, 'name', layer)!r} is not part of {model.name!r}")
+
+
+def conv_kernels(model: Any, layer: Any = None) -> np.ndarray:
+    """A Keras conv layer's kernels in torch layout (out, in, kh, kw), float32.
+
+    Keras stores kernels as (kh, kw, in, out) (seed 003 draws ``weights[0][:, :, 0, i]``);
+    this returns ``kernel.transpose(3, 2, 0, 1)`` so ``result[i, 0]`` is that same kernel
+    and :func:`convscope.render.kernels` can draw it.
+
+    Args:
+        model: a Keras model.
+        layer: a layer name ("/" for nested layers), a layer object, or None for the
+            first conv layer.
+
+    Raises:
+        UnknownNameError: no layer of that name (the conv layers are listed).
+        ConvscopeError: the layer has no 2-D conv kernel.
+
+    Example:
+        >>> w = conv_kernels(model, "conv_0")  # doctest: +SKIP
+        >>> w.shape  # (out, in, kh, kw)  # doctest: +SKIP
+        (32, 3, 3, 3)
+    """
+    name, found = _find_layer(model, layer)
+    kernel = getattr(found, "kernel", None)
+    if kernel is None and getattr(found, "depthwise_kernel", None) is not None:
+        kernel = found.depthwise_kernel
+    if kernel is None:
+        raise ConvscopeError(f"layer {name!r} ({type(found).__name__}) has no conv kernel")
+    value = getattr(kernel, "value", kernel)  # the backend tensor behind a keras.Variable
+    if hasattr(value, "detach"):  # torch: no round trip through np.array(tensor)
+        array = value.detach().cpu().numpy().astype(np.float32, copy=False)
+    else:
+        array = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float32)
+    if array.ndim != 4:
+        raise ConvscopeError(
+            f"layer {name!r} has a {array.ndim}-D kernel {array.shape}; conv_kernels takes "
+            "2-D convolutions (kh, kw, in, out)"
+        )
+    return np.ascontiguousarray(array.transpose(3, 2, 0, 1))
+
+
+def from_zoo(model: Any, name: str | None = None) -> Any:
+    """Build the Keras twin of a zoo model, same layer names, weights copied across.
+
+    Conv kernels go from torch (out, in, kh, kw) to Keras (kh, kw, in, out); the dense
+    layer after ``Flatten`` gets its rows permuted, since Keras flattens (H, W, C) where
+    torch flattens (C, H, W). The Keras model takes NHWC images and gives the same maps
+    (up to float rounding) as the torch model does in NCHW.
+
+    Example:
+        >>> import convscope as cs  # doctest: +SKIP
+        >>> twin = from_zoo(cs.models.build("mnist_convnet"))  # doctest: +SKIP
+        >>> twin.input_shape  # doctest: +SKIP
+        (None, 28, 28, 1)
+    """
+    import torch
+
+    from .capture.torch import TorchAdapter
+    from .models.zoo import GlobalAveragePooling2D
+
+    c, h, w = (int(v) for v in model.input_shape)
+    infos = {i.name: i for i in TorchAdapter(model).infos()}
+    layers: list[Any] = [keras.Input(shape=(h, w, c))]
+    weights: list[tuple[Any, list[np.ndarray]]] = []
+    previous_shape: tuple[int, ...] = (c, h, w)
+    flat_shape: tuple[int, ...] | None = None
+    for key, module in model.named_children():
+        params = {k: v.detach().cpu().numpy() for k, v in module.state_dict().items()}
+        activation = getattr(module, "activation", None)
+        if isinstance(module, torch.nn.Conv2d):
+            if module.padding not in (0, (0, 0)) or module.groups != 1:
+                raise ConvscopeError(f"{key}: only 'valid' ungrouped convolutions are supported")
+            layer = keras.layers.Conv2D(
+                module.out_channels,
+                module.kernel_size,
+                strides=module.stride,
+                activation=activation,
+                name=key,
+            )
+            weights.append((layer, [params["weight"].transpose(2, 3, 1, 0), params["bias"]]))
+        elif isinstance(module, torch.nn.MaxPool2d):
+            layer = keras.layers.MaxPooling2D(module.kernel_size, strides=module.stride, name=key)
+        elif isinstance(module, torch.nn.BatchNorm2d):
+            layer = keras.layers.BatchNormalization(
+                epsilon=module.eps, momentum=1.0 - (module.momentum or 0.01), name=key
+            )
+            weights.append(
+                (layer, [params[k] for k in ("weight", "bias", "running_mean", "running_var")])
+            )
+        elif isinstance(module, torch.nn.Flatten):
+            layer = keras.layers.Flatten(name=key)
+            flat_shape = previous_shape
+        elif isinstance(module, torch.nn.Dropout):
+            layer = keras.layers.Dropout(module.p, name=key)
+        elif isinstance(module, GlobalAveragePooling2D):
+            layer = keras.layers.GlobalAveragePooling2D(name=key)
+        elif isinstance(module, torch.nn.Linear):
+            layer = keras.layers.Dense(module.out_features, activation=activation, name=key)
+            kernel = params["weight"]  # (out, in)
+            if flat_shape is not None and len(flat_shape) == 3:
+                ch, hh, ww = flat_shape
+                kernel = (
+                    kernel.reshape(-1, ch, hh, ww).transpose(0, 2, 3, 1).reshape(len(kernel), -1)
+                )
+                flat_shape = None
+            weights.append((layer, [kernel.T, params["bias"]]))
+        else:
+            raise ConvscopeError(f"{key}: no Keras twin for {type(module).__name__}")
+        layers.append(layer)
+        if infos.get(key) is not None and infos[key].output_shape is not None:
+            previous_shape = infos[key].output_shape
+    twin = keras.Sequential(layers, name=name or getattr(model, "arch", "zoo_model"))
+    for layer, values in weights:
+        layer.set_weights([np.ascontiguousarray(v, dtype=np.float32) for v in values])
+    return twin

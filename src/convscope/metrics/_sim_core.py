@@ -1,0 +1,372 @@
+"""Metric registry and the one chunked driver every pairwise metric runs through (private).
+
+A metric is an object with three steps (template method):
+
+* :meth:`SimilarityMetric.prepare` turns the validated ``(N, C, F)`` tensor into whatever
+  per-call state the metric needs (normalised maps, unit vectors, ...);
+* :meth:`SimilarityMetric.bytes_per_pair` says how many bytes of scratch one channel pair of
+  one image costs, so the driver can size its tiles;
+* :meth:`SimilarityMetric.block` returns the ``(n, b, c)`` similarities of a tile of images x
+  rows x columns.
+
+:func:`iter_blocks` walks the upper triangle (``j >= i``) of the ``C x C`` matrix in tiles
+whose scratch stays under both a cache-friendly working size and the caller's ``max_bytes``;
+:func:`pair_matrix` and :func:`pair_means` are the two consumers.
+"""
+
+from __future__ import annotations
+
+import math
+from abc import ABC, abstractmethod
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+
+from .._batching import batch_slices
+from ..errors import UnknownNameError
+
+DEFAULT_MAX_BYTES = 256 * 2**20
+"""Default scratch-memory budget of one tile (256 MiB)."""
+
+_WORK_BYTES = 2 * 2**20
+"""Preferred size of per-cell scratch inside a block: cache-sized tiles are faster."""
+
+
+@dataclass
+class Prepared:
+    """The validated input of one call: ``x`` is ``(N, C, F)`` float on its device."""
+
+    x: torch.Tensor
+    spatial_shape: tuple[int, ...]  # (H, W) for conv maps, (N,) for dense columns
+    max_bytes: int = DEFAULT_MAX_BYTES
+    state: Any = None
+
+    @property
+    def n(self) -> int:
+        return int(self.x.shape[0])
+
+    @property
+    def c(self) -> int:
+        return int(self.x.shape[1])
+
+    @property
+    def f(self) -> int:
+        return int(self.x.shape[2])
+
+
+class SimilarityMetric(ABC):
+    """One pairwise similarity between channels; subclasses fill in three steps."""
+
+    name: str = ""
+    description: str = ""
+    spatial_only: bool = False
+    """True when the metric needs spatial maps and refuses dense ``(N, units)`` input."""
+    default_threshold: float = 0.9
+    """Similarity at or above which :func:`~convscope.metrics.similarity.redundancy` groups."""
+    bounds: tuple[float, float] = (-1.0, 1.0)
+    block_bytes: int = 64 * 2**20
+    """Preferred size of one block's per-pair state (the caller's ``max_bytes`` caps it)."""
+
+    @abstractmethod
+    def prepare(self, data: Prepared) -> Any:
+        """Return the per-call state ``block`` works from."""
+
+    @abstractmethod
+    def bytes_per_pair(self, data: Prepared) -> int:
+        """Bytes one (image, row, column) triple costs inside :meth:`block`.
+
+        A metric that needs per-cell scratch (``F`` items per pair) should tile inside
+        ``block`` to stay within ``data.max_bytes`` and count only its per-pair state here.
+        """
+
+    @abstractmethod
+    def block(self, data: Prepared, images: slice, rows: slice, cols: slice) -> torch.Tensor:
+        """Similarities of a tile, shape ``(n_images, n_rows, n_cols)``, float64."""
+
+
+_REGISTRY: dict[str, SimilarityMetric] = {}
+
+
+def register(metric: SimilarityMetric) -> SimilarityMetric:
+    """Add ``metric`` to the registry under ``metric.name`` (replacing one of that name)."""
+    if not metric.name:
+        raise ValueError("a similarity metric needs a non-empty name")
+    _REGISTRY[metric.name] = metric
+    return metric
+
+
+def get_metric(name: str | SimilarityMetric) -> SimilarityMetric:
+    """Look a metric up by name; an instance passes through."""
+    if isinstance(name, SimilarityMetric):
+        return name
+    try:
+        return _REGISTRY[name]
+    except (KeyError, TypeError):
+        raise UnknownNameError("similarity metric", [str(name)], sorted(_REGISTRY)) from None
+
+
+def metric_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+# --------------------------------------------------------------------------- driver
+
+
+def iter_blocks(
+    metric: SimilarityMetric, data: Prepared, max_bytes: int
+) -> Iterator[tuple[slice, slice, slice, torch.Tensor]]:
+    """Yield ``(images, rows, cols, values)`` blocks covering every pair ``j >= i``.
+
+    A block holds at most ``min(max_bytes, metric.block_bytes) // bytes_per_pair`` pairs
+    (at least one). Small matrices go whole, several images at a time; otherwise each image
+    is cut into strips of rows ``[r0, r1)`` x columns ``[r0, C)`` (the upper triangle),
+    columns split further when one row is too wide. Blocks touching the diagonal also hold
+    some pairs ``j < i``, whose values are unspecified: consumers mask them.
+    """
+    data.max_bytes = int(max_bytes)
+    n, c = data.n, data.c
+    per_pair = max(1, metric.bytes_per_pair(data))
+    budget = max(per_pair, min(int(max_bytes), metric.block_bytes))
+    pairs = max(1, budget // per_pair)
+    if pairs >= c * c:  # whole matrices, several images at a time
+        for images in batch_slices(n, max(1, min(n, pairs // (c * c)))):
+            everything = slice(0, c)
+            yield images, everything, everything, metric.block(data, images, everything, everything)
+        return
+    for i in range(n):
+        images = slice(i, i + 1)
+        r0 = 0
+        while r0 < c:
+            width = c - r0
+            r1 = min(c, r0 + max(1, pairs // width))
+            rows = slice(r0, r1)
+            for sub in batch_slices(width, max(1, pairs // (r1 - r0))):
+                cols = slice(r0 + sub.start, r0 + sub.stop)
+                yield images, rows, cols, metric.block(data, images, rows, cols)
+            r0 = r1
+
+
+def pair_matrix(metric: SimilarityMetric, data: Prepared, max_bytes: int) -> torch.Tensor:
+    """The ``(C, C)`` similarity matrix, averaged over the images, float64."""
+    c = data.c
+    total = torch.zeros((c, c), dtype=torch.float64, device=data.x.device)
+    for _images, rows, cols, values in iter_blocks(metric, data, max_bytes):
+        total[rows, cols] += values.sum(dim=0)
+    total /= data.n
+    upper = torch.triu(total)
+    return upper + torch.triu(total, diagonal=1).T
+
+
+def pair_means(metric: SimilarityMetric, data: Prepared, max_bytes: int) -> torch.Tensor:
+    """Per image, the mean similarity over the pairs ``i < j``: shape ``(N,)``, float64."""
+    c = data.c
+    device = data.x.device
+    sums = torch.zeros(data.n, dtype=torch.float64, device=device)
+    for images, rows, cols, values in iter_blocks(metric, data, max_bytes):
+        if cols.start < rows.stop:  # touches the diagonal: keep column > row only
+            values = torch.triu(values, diagonal=rows.start - cols.start + 1)
+        sums[images] += values.sum(dim=(1, 2))
+    return sums / (c * (c - 1) / 2)
+
+
+# --------------------------------------------------------------------------- metrics
+
+
+class MultiplyMetric(SimilarityMetric):
+    """Seed 000's ``similarity_multiply``, vectorised and bit-for-bit faithful.
+
+    Per map: min-max normalise (a flat map's range counts as ``0.0001``), multiply two maps
+    cell-wise and return the fraction of cells whose product is strictly above the mean of
+    the product, all in the maps' float dtype like the seed's numpy code.
+
+    The seed's mean is numpy's float32 pairwise sum; reproducing its rounding order in torch
+    would tie us to numpy internals. Instead each pair's mean is computed accurately (float64
+    matrix product), and each cell is classified against the band
+    ``[mean * (1 - tol), mean * (1 + tol)]``, which surely contains the seed's float32 mean:
+    cells above the band count, cells below do not. The rare pair with a cell inside the band
+    (a near tie) is recomputed exactly as the seed does, with numpy. The count is therefore
+    exactly the seed's, whatever the tiling and the channel order.
+
+    Inner loop: for a tile of rows x columns, ``band - a * b`` over all cells (one
+    ``addcmul``, cells outermost so the band broadcasts cheaply), its sign bit extracted with
+    an integer shift, and a sum over cells: three torch ops per cache-sized tile.
+    """
+
+    name = "multiply"
+    description = (
+        "seed 000: fraction of cells whose product of min-max normalised maps is above its mean"
+    )
+    spatial_only = True
+    default_threshold = 0.4
+    bounds = (0.0, 1.0)
+    sparse_fraction = 0.75
+    """Gather the non-zero cells of a group of rows when at most this fraction is non-zero."""
+    tol = 1e-5
+    """Relative half-width of the band that surely contains numpy's float32 mean."""
+
+    block_bytes = 2 * 2**20  # per-pair state of a block stays cache-resident
+
+    def prepare(self, data: Prepared) -> dict[str, Any]:
+        x = data.x
+        lo = x.amin(dim=2, keepdim=True)
+        base = x.amax(dim=2, keepdim=True) - lo
+        base = torch.where(base == 0, torch.full_like(base, 0.0001), base)
+        norm = (x - lo) / base  # same float ops as the seed: bit-identical maps
+        # every non-zero pair mean is >= (smallest positive cell)^2 / F; below 1e-30 the band
+        # edges could underflow, so such inputs get an extra check per pair
+        smallest = float(torch.where(norm > 0, norm, torch.ones_like(norm)).amin())
+        tiny = smallest**2 / data.f < 1e-30
+        zero = norm == 0
+        return {
+            "norm": norm,  # (N, C, F)
+            "nnz": (~zero).sum(dim=2),  # (N, C) non-zero cells per map
+            "order": torch.argsort(zero.to(torch.uint8), dim=2, stable=True),  # non-zero first
+            "norm_t": norm.transpose(1, 2).contiguous(),  # (N, F, C): cells outermost
+            "norm64": norm.double(),
+            "int_dtype": torch.int64 if norm.dtype == torch.float64 else torch.int32,
+            "sign_shift": 63 if norm.dtype == torch.float64 else 31,
+            "tiny": tiny,
+        }
+
+    def bytes_per_pair(self, data: Prepared) -> int:
+        # per pair kept for a whole block: mean (8), band (2 x item), counts (8), values (8)
+        return 8 + 2 * data.x.element_size() + 8 + 8 + 8
+
+    def block(self, data: Prepared, images: slice, rows: slice, cols: slice) -> torch.Tensor:
+        st = data.state
+        f = data.f
+        dtype = st["norm"].dtype
+        norm64 = st["norm64"]
+        mean = torch.matmul(norm64[images, rows], norm64[images, cols].transpose(1, 2))
+        mean /= f  # (n, b, c), float64
+        n, b, c = mean.shape
+        # thresholds [hi, lo] next to each other per row: (n, b, 2, c)
+        band = torch.empty((n, b, 2, c), dtype=dtype, device=mean.device)
+        torch.mul(mean, 1.0 + self.tol, out=band[:, :, 0])
+        torch.mul(mean, 1.0 - self.tol, out=band[:, :, 1])
+        counts = torch.zeros((n, b, 2, c), dtype=torch.int32, device=mean.device)
+
+        # inner tiles: scratch of F x rb x 2 x cb items, cache-sized, within max_bytes
+        per_pair = 2 * f * band.element_size()
+        pairs = max(1, min(data.max_bytes, _WORK_BYTES) // per_pair)
+        rb = max(1, min(b, pairs // c))
+        cb = max(1, min(c, pairs // rb))
+        scratch = torch.empty(2 * f * rb * cb, dtype=dtype, device=mean.device)
+        shift, int_dtype = st["sign_shift"], st["int_dtype"]
+        for k in range(n):
+            img = images.start + k
+            norm_t = st["norm_t"][img]  # (F, C)
+            for r0 in range(0, b, rb):
+                r1 = min(b, r0 + rb)
+                g0, g1 = rows.start + r0, rows.start + r1
+                kmax = int(st["nnz"][img, g0:g1].max())
+                if kmax == 0:
+                    continue  # all-zero rows: every product is 0, nothing is above the mean
+                sparse = kmax <= self.sparse_fraction * f
+                if sparse:
+                    # only the cells where a row is non-zero can count: gather them (zeros pad)
+                    idx = st["order"][img, g0:g1, :kmax]  # (rb, K)
+                    at = torch.gather(st["norm"][img, g0:g1], 1, idx)[:, :, None, None]
+                    flat_idx = idx.reshape(-1)
+                else:
+                    at = norm_t[:, g0:g1, None, None]  # (F, rb, 1, 1)
+                # only pairs with global column >= global row are needed
+                for c0 in range(max(0, g0 - cols.start), c, cb):
+                    c1 = min(c, c0 + cb)
+                    if sparse:  # (rb, K, 1, cb), summed over K
+                        bt = norm_t[:, cols.start + c0 : cols.start + c1]
+                        bt = bt.index_select(0, flat_idx).view(r1 - r0, kmax, 1, c1 - c0)
+                        shape, dim, hb = (r1 - r0, kmax, 2, c1 - c0), 1, band[k, r0:r1, None]
+                    else:  # (F, rb, 1, cb), summed over F
+                        bt = norm_t[:, None, None, cols.start + c0 : cols.start + c1]
+                        shape, dim, hb = (f, r1 - r0, 2, c1 - c0), 0, band[k, r0:r1]
+                    out = scratch[: math.prod(shape)].view(shape)
+                    # band - a*b: negative exactly where the product is above the band edge
+                    torch.addcmul(hb[..., c0:c1], at, bt, value=-1, out=out)
+                    bits = out.view(int_dtype).bitwise_right_shift_(shift)  # -1 / 0
+                    torch.sum(bits, dim=dim, dtype=torch.int32, out=counts[k, r0:r1, :, c0:c1])
+        counts = counts.view(n, b, 2, c)
+        values = counts[:, :, 0].to(torch.float64).div_(-f)
+        unsure = torch.sub(
+            counts[:, :, 0], counts[:, :, 1]
+        )  # non-zero: a cell inside the band, a near tie
+        if st["tiny"]:
+            unsure[(mean > 0) & (mean < 1e-30)] = 1  # a band so small it may underflow
+        if bool(unsure.any()):
+            self._fix_ties(data, images, rows, cols, unsure, values)
+        return values
+
+    @staticmethod
+    def _fix_ties(
+        data: Prepared,
+        images: slice,
+        rows: slice,
+        cols: slice,
+        unsure: torch.Tensor,
+        values: torch.Tensor,
+    ) -> None:
+        """Recompute the near-tie pairs exactly like the seed (numpy, float32 mean)."""
+        norm = data.state["norm"]
+        shape = data.spatial_shape
+        where = np.nonzero(unsure.cpu().numpy())
+        for k, bi, ci in zip(*(w.tolist() for w in where), strict=True):
+            if cols.start + ci < rows.start + bi:
+                continue  # below the diagonal: not computed, not needed
+            n = images.start + k
+            img1 = norm[n, rows.start + bi].cpu().numpy().reshape(shape)
+            img2 = norm[n, cols.start + ci].cpu().numpy().reshape(shape)
+            mult = img1 * img2
+            correlated = mult > np.mean(mult)
+            values[k, bi, ci] = int(np.count_nonzero(correlated)) / img1.size
+
+
+class _UnitVectorMetric(SimilarityMetric):
+    """Shared code of cosine and pearson: dot products of unit vectors, float64."""
+
+    center = False
+    default_threshold = 0.9
+
+    def prepare(self, data: Prepared) -> torch.Tensor:
+        x = data.x.double()
+        flat = x.amax(dim=2) == x.amin(dim=2)  # constant vectors
+        if self.center:
+            x = x - x.mean(dim=2, keepdim=True)
+        norms = torch.linalg.vector_norm(x, dim=2, keepdim=True)
+        dead = (norms == 0).squeeze(2)
+        if self.center:
+            dead |= flat  # centring a constant leaves rounding noise, not a direction
+        z = x / torch.where(norms == 0, torch.ones_like(norms), norms)
+        z[dead] = 0.0
+        return z
+
+    def bytes_per_pair(self, data: Prepared) -> int:
+        return 16
+
+    def block(self, data: Prepared, images: slice, rows: slice, cols: slice) -> torch.Tensor:
+        z = data.state
+        values = torch.matmul(z[images, rows], z[images, cols].transpose(1, 2))
+        return values.clamp_(-1.0, 1.0)
+
+
+class CosineMetric(_UnitVectorMetric):
+    """Cosine similarity of the flattened maps (an all-zero map has similarity 0)."""
+
+    name = "cosine"
+    description = "cosine of the angle between flattened maps (0 for an all-zero map)"
+    default_threshold = 0.9
+
+
+class PearsonMetric(_UnitVectorMetric):
+    """Pearson correlation of the flattened maps (a constant map correlates 0)."""
+
+    name = "pearson"
+    description = "Pearson correlation of flattened maps (0 for a constant map)"
+    center = True
+    default_threshold = 0.8
+
+
+for _metric in (MultiplyMetric(), CosineMetric(), PearsonMetric()):
+    register(_metric)

