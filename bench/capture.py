@@ -68,7 +68,9 @@ def main() -> None:
     for _ in range(2):  # interleave, keep the best of each
         for fn in (plain, convscope_all, hand_hooks):
             rates[fn.__name__] = max(rates.get(fn.__name__, 0.0), best_rate(fn, x))
-    print(f"images: {len(x)} (mnist5k train split), batch {BATCH}, torch threads {torch.get_num_threads()}")
+    print(
+        f"images: {len(x)} (mnist5k train split), batch {BATCH}, torch threads {torch.get_num_threads()}"
+    )
     for name, rate in rates.items():
         print(f"{name:>14}: {rate:10.0f} images/s   {rate / rates['plain']:.2f}x plain forward")
 
@@ -77,7 +79,9 @@ def main() -> None:
         tracemalloc.start()
         seen = 0
         for _ in range(times):
-            for maps, _labels in cs.capture_iter(model, (data.x_train, data.y_train), "all", batch_size=BATCH):
+            for maps, _labels in cs.capture_iter(
+                model, (data.x_train, data.y_train), "all", batch_size=BATCH
+            ):
                 seen += len(next(iter(maps.values())))
         peak = tracemalloc.get_traced_memory()[1]
         tracemalloc.stop()

@@ -232,7 +232,7 @@ def test_similarity_callback_logs_into_empty_logs_and_tracks_named_layers(mnist_
         "similarity/CNN_sub_model/conv2d_1",
         "similarity/CNN_sub_model/conv2d_1/std",
     }
-    assert logs["similarity"] == logs["similarity/CNN_sub_model/conv2d"]
+    assert logs["similarity"] == logs["similarity/CNN_sub_model/conv2d_1"]
     callback.on_epoch_end(1, None)
     assert len(callback.history["similarity"]) == 2
     with pytest.raises(ConvscopeError, match="probe"):

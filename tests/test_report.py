@@ -17,8 +17,23 @@ from torch import nn
 import convscope as cs
 from convscope.report import METRICS_KEYS, build_report
 
-SECTIONS = ["model", "training", "evaluation", "feature-maps", "kernels", "similarity", "classes", "channels"]
-CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+SECTIONS = [
+    "model",
+    "training",
+    "evaluation",
+    "feature-maps",
+    "kernels",
+    "similarity",
+    "classes",
+    "channels",
+]
+CHROMIUM_ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--no-first-run",
+]
 XSS = "<img src=x onerror=alert(1)>"
 
 
@@ -56,9 +71,16 @@ def demo_run(tmp_path_factory, mnist_small):
         dataset_name="mnist5k",
         class_names=list(mnist_small.class_names),
     )
-    evaluation = cs.train.evaluate(model, mnist_small.x_test, mnist_small.y_test, list(mnist_small.class_names))
+    evaluation = cs.train.evaluate(
+        model, mnist_small.x_test, mnist_small.y_test, list(mnist_small.class_names)
+    )
     report = build_report(
-        model, mnist_small, run / "report", history=history.history, evaluation=evaluation, images=[0, 3]
+        model,
+        mnist_small,
+        run / "report",
+        history=history.history,
+        evaluation=evaluation,
+        images=[0, 3],
     )
     return run, report
 
@@ -75,7 +97,7 @@ def test_report_files_and_metrics_keys(demo_run):
     layer = metrics["similarity"]["layers"]["conv2d_1"]
     assert 0.0 <= layer["mean"] <= 1.0 and len(layer["per_image"]) == 32
     assert len(metrics["training"]["history"]["similarity/conv2d_1"]) == 2
-    assert metrics["firing"]["layer"] == "max_pooling2d_1"
+    assert metrics["firing"]["layer"] == "flatten"
     assert sum(metrics["firing"]["counts"]) == 200
     cm = np.array(metrics["evaluation"]["confusion"])
     assert cm.sum() == 200 and np.isclose(np.trace(cm) / 200, metrics["evaluation"]["accuracy"])
@@ -104,15 +126,21 @@ def _open(path: Path):
     errors: list[str] = []
     dialogs: list[str] = []
     with sync_playwright() as pw:
-        browser = pw.chromium.launch(executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=CHROMIUM_ARGS)
+        browser = pw.chromium.launch(
+            executable_path=shutil.which("chromium") or "/usr/bin/chromium", args=CHROMIUM_ARGS
+        )
         try:
             page = browser.new_page(viewport={"width": 1366, "height": 800})
             page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
             page.on("pageerror", lambda e: errors.append(str(e)))
             page.on("dialog", lambda d: (dialogs.append(d.message), d.dismiss()))
             page.goto(path.resolve().as_uri(), wait_until="load")
-            page.evaluate("Promise.all([...document.images].map(i => i.decode().catch(() => null)))")
-            widths = page.evaluate("[...document.images].map(i => [i.getAttribute('src'), i.naturalWidth])")
+            page.evaluate(
+                "Promise.all([...document.images].map(i => i.decode().catch(() => null)))"
+            )
+            widths = page.evaluate(
+                "[...document.images].map(i => [i.getAttribute('src'), i.naturalWidth])"
+            )
             ids = page.evaluate("[...document.querySelectorAll('section')].map(s => s.id)")
             text = page.inner_text("body")
         finally:
@@ -184,7 +212,18 @@ def test_report_cli_on_a_run_folder(demo_run, tmp_path, capsys):
     data_dir = tmp_path / "cache"
     os.environ["CONVSCOPE_DATA"] = str(data_dir)
     try:
-        code = main(["report", str(run), "--out", str(tmp_path / "cli"), "--images", "1,2", "--similarity-images", "8"])
+        code = main(
+            [
+                "report",
+                str(run),
+                "--out",
+                str(tmp_path / "cli"),
+                "--images",
+                "1,2",
+                "--similarity-images",
+                "8",
+            ]
+        )
     finally:
         os.environ.pop("CONVSCOPE_DATA", None)
     assert code == 0

@@ -102,17 +102,11 @@ class SimilarityCallback(keras.callbacks.Callback):
     def compute(self) -> dict[str, float]:
         """Score the tracked layers on the probe images now; returns the values logged."""
         from .capture import capture
-        from .metrics.similarity import mean_similarity
+        from .train.tracker import similarity_logs
 
         adapter = self._prepare()
         maps = capture(adapter, self.probe, self.names, batch_size=64)
-        values: dict[str, float] = {}
-        for name in self.names:
-            per_image = np.asarray(mean_similarity(maps[name], self.metric, per_image=True))
-            values[f"similarity/{name}"] = float(np.mean(per_image))
-            values[f"similarity/{name}/std"] = float(np.std(per_image))
-        values["similarity"] = values[f"similarity/{self.names[0]}"]
-        return values
+        return similarity_logs(maps, self.metric)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
         values = self.compute()

@@ -18,7 +18,9 @@ def add_model_data_args(p: argparse.ArgumentParser, split: bool = True) -> None:
         nargs="?",
         help="run folder, model file (.safetensors, .keras, .h5, .onnx) or zoo name",
     )
-    p.add_argument("--model", dest="model_path", metavar="PATH", help="model file (same as MODEL_OR_RUN)")
+    p.add_argument(
+        "--model", dest="model_path", metavar="PATH", help="model file (same as MODEL_OR_RUN)"
+    )
     p.add_argument("--data", help="data set (default: the one the model was trained on)")
     p.add_argument("--data-dir", help="data cache folder (default $CONVSCOPE_DATA)")
     p.add_argument("--seed", type=int, help="split seed (default: the run's, else 0)")
@@ -89,7 +91,10 @@ def model_input_shape(model: Any) -> tuple[int, ...] | None:
         shape = adapter.input_shape
         if shape is None or len(shape) != 3 or any(d is None for d in shape):
             return None
-        nhwc = getattr(adapter, "data_format", None) == "channels_last" or getattr(adapter, "layout", None) == "NHWC"
+        nhwc = (
+            getattr(adapter, "data_format", None) == "channels_last"
+            or getattr(adapter, "layout", None) == "NHWC"
+        )
         return (shape[2], shape[0], shape[1]) if nhwc else tuple(shape)
     finally:
         adapter.close()

@@ -23,10 +23,19 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     add_model_data_args(p)
     p.add_argument("--out", help="output folder (default RUN/report, or report/)")
-    p.add_argument("--images", help="probe image indices in the split, e.g. 0,5,17 (default: one per class, four)")
-    p.add_argument("--metric", default="multiply", help="channel similarity metric (multiply, cosine, pearson)")
-    p.add_argument("--similarity-images", type=int, default=32, help="images for the similarity matrices")
-    p.add_argument("--firing-layer", help="layer for the class firing profile (default: penultimate)")
+    p.add_argument(
+        "--images",
+        help="probe image indices in the split, e.g. 0,5,17 (default: one per class, four)",
+    )
+    p.add_argument(
+        "--metric", default="multiply", help="channel similarity metric (multiply, cosine, pearson)"
+    )
+    p.add_argument(
+        "--similarity-images", type=int, default=32, help="images for the similarity matrices"
+    )
+    p.add_argument(
+        "--firing-layer", help="layer for the class firing profile (default: penultimate)"
+    )
     p.set_defaults(func=_report)
 
     p = sub.add_parser(
@@ -35,11 +44,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Train mnist_convnet on the embedded MNIST subset with the similarity "
         "tracker on, evaluate it, write the report and print its path.",
     )
-    p.add_argument("--out", default="runs/demo", help="folder for the run and its report (default runs/demo)")
-    p.add_argument("--epochs", type=int, default=8, help="training epochs (default 8)")
+    p.add_argument(
+        "--out", default="runs/demo", help="folder for the run and its report (default runs/demo)"
+    )
+    p.add_argument("--epochs", type=int, default=12, help="training epochs (default 12)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--data-dir", help="data cache folder (default $CONVSCOPE_DATA)")
-    p.add_argument("--quick", action="store_true", help="a tiny run for tests: 1 epoch on 600 images")
+    p.add_argument(
+        "--quick", action="store_true", help="a tiny run for tests: 1 epoch on 600 images"
+    )
     p.set_defaults(func=_demo)
 
 
@@ -51,7 +64,9 @@ def _parse_images(text: str | None) -> list[int] | None:
     try:
         return [int(part) for part in text.replace(" ", "").split(",") if part]
     except ValueError:
-        raise ConvscopeError(f"--images takes comma-separated indices like 0,5,17; got {text!r}") from None
+        raise ConvscopeError(
+            f"--images takes comma-separated indices like 0,5,17; got {text!r}"
+        ) from None
 
 
 def _report(args: argparse.Namespace) -> int:
@@ -100,7 +115,7 @@ def _demo(args: argparse.Namespace) -> int:
             x_test=data.x_test[:300],
             y_test=data.y_test[:300],
         )
-        epochs = 1 if args.epochs == 8 else args.epochs
+        epochs = 1 if args.epochs == 12 else args.epochs
     say(
         f"data: {len(data.x_train)} train / {len(data.x_val)} val / {len(data.x_test)} test "
         f"images {'x'.join(map(str, data.input_shape))}, {len(data.class_names)} classes"
@@ -128,20 +143,33 @@ def _demo(args: argparse.Namespace) -> int:
     if args.quick:
         from ..report import build_report
 
-        report = build_report(model, data, out / "report", history=history.history, evaluation=evaluation, progress=True)
+        report = build_report(
+            model,
+            data,
+            out / "report",
+            history=history.history,
+            evaluation=evaluation,
+            progress=True,
+        )
     else:
         report = report_for_run(run, out=out / "report", progress=True)
     finished = time.perf_counter()
     hist = history.history
     say("")
     say("=" * 64)
-    say(f"test accuracy      {evaluation.accuracy:.4f}   (loss {evaluation.loss:.4f}, {len(data.y_test)} images)")
+    say(
+        f"test accuracy      {evaluation.accuracy:.4f}   (loss {evaluation.loss:.4f}, {len(data.y_test)} images)"
+    )
     for key in sorted(k for k in hist if k.startswith("similarity/") and not k.endswith("/std")):
         values = hist[key]
-        say(f"mean similarity    {key.split('/', 1)[1]:<10} epoch 1: {values[0]:.4f}  ->  epoch {len(values)}: {values[-1]:.4f}")
+        say(
+            f"mean similarity    {key.split('/', 1)[1]:<10} epoch 1: {values[0]:.4f}  ->  epoch {len(values)}: {values[-1]:.4f}"
+        )
     say(f"run folder         {run}")
     say(f"report             {report.index}")
-    say(f"time               {finished - started:.1f} s (training {trained - started:.1f} s, report {finished - trained:.1f} s)")
+    say(
+        f"time               {finished - started:.1f} s (training {trained - started:.1f} s, report {finished - trained:.1f} s)"
+    )
     say("=" * 64)
     return 0
 

@@ -22,12 +22,29 @@ def register(sub: argparse._SubParsersAction) -> None:
         "groups; write the similarity matrix as CSV and JSON.",
     )
     add_model_data_args(p)
-    p.add_argument("--layer", default=None, help="layer name, index or glob (default: the last conv layer)")
-    p.add_argument("--images", type=int, default=32, help="number of images (default 32; 1 reproduces seed 000)")
+    p.add_argument(
+        "--layer", default=None, help="layer name, index or glob (default: the last conv layer)"
+    )
+    p.add_argument(
+        "--images",
+        type=int,
+        default=32,
+        help="number of images (default 32; 1 reproduces seed 000)",
+    )
     p.add_argument("--metric", default="multiply", help="multiply (seed 000), cosine or pearson")
-    p.add_argument("--threshold", type=float, default=None, help="redundancy threshold (default: the metric's)")
-    p.add_argument("--max-ratio", type=float, default=3.0, help="least-similar pairs must have peaks within this ratio (seed 000: 3)")
-    p.add_argument("--out", help="folder for similarity.csv and similarity.json (default: RUN/similarity or ./similarity)")
+    p.add_argument(
+        "--threshold", type=float, default=None, help="redundancy threshold (default: the metric's)"
+    )
+    p.add_argument(
+        "--max-ratio",
+        type=float,
+        default=3.0,
+        help="least-similar pairs must have peaks within this ratio (seed 000: 3)",
+    )
+    p.add_argument(
+        "--out",
+        help="folder for similarity.csv and similarity.json (default: RUN/similarity or ./similarity)",
+    )
     p.set_defaults(func=_similarity)
 
 
@@ -42,21 +59,31 @@ def _similarity(args: argparse.Namespace) -> int:
     model, _meta, data = load_model_and_data(args)
     if args.images < 1:
         raise ConvscopeError(f"--images must be at least 1, got {args.images}")
-    names = resolve_layers(args.layer, list_layers(model)) if args.layer else [default_tracked_layer(model)]
+    names = (
+        resolve_layers(args.layer, list_layers(model))
+        if args.layer
+        else [default_tracked_layer(model)]
+    )
     if len(names) != 1:
-        raise ConvscopeError(f"--layer {args.layer!r} selects {len(names)} layers ({', '.join(names)}); name one")
+        raise ConvscopeError(
+            f"--layer {args.layer!r} selects {len(names)} layers ({', '.join(names)}); name one"
+        )
     layer = names[0]
     x, _y = data.split(args.split)
     x = x[: args.images]
     maps = capture(model, x, layers=[layer])[layer]
-    per_image = np.atleast_1d(sim.mean_similarity(maps, metric=args.metric, per_image=True, layer=layer))
+    per_image = np.atleast_1d(
+        sim.mean_similarity(maps, metric=args.metric, per_image=True, layer=layer)
+    )
     S = sim.pairwise(maps, metric=args.metric, layer=layer)
     ext = sim.extreme_pairs(maps, metric=args.metric, max_ratio=args.max_ratio, layer=layer)
     red_kwargs = {} if args.threshold is None else {"threshold": args.threshold}
     red = sim.redundancy(maps, metric=args.metric, layer=layer, **red_kwargs)
 
     shape = "x".join(map(str, maps.shape[1:]))
-    print(f"layer {layer} ({shape}), metric {args.metric}, {len(x)} {args.split} images of {data.name}")
+    print(
+        f"layer {layer} ({shape}), metric {args.metric}, {len(x)} {args.split} images of {data.name}"
+    )
     print(f"mean similarity   {per_image.mean():.6f}  (std over images {per_image.std():.6f})")
     for label, pair_ in (("most similar", ext.most), ("least similar", ext.least)):
         if pair_ is None:
@@ -64,7 +91,10 @@ def _similarity(args: argparse.Namespace) -> int:
         else:
             i, j, value = pair_
             print(f"{label:<17} #{i} and #{j}: {value:.6f}")
-    print(f"redundancy        {len(red.groups)} group(s) above {red.threshold:.2f}; effective number of distinct maps {red.effective_number:.1f} of {maps.shape[1]}")
+    print(
+        f"redundancy        {len(red.groups)} group(s) above {red.threshold:.2f}; "
+        f"{red.n_distinct} distinct maps of {maps.shape[1]} (effective rank {red.effective_rank:.1f})"
+    )
     for k, group in enumerate(red.groups, 1):
         print(f"  group {k}: {', '.join(map(str, group))}")
 
@@ -88,11 +118,12 @@ def _similarity(args: argparse.Namespace) -> int:
             "mean": float(per_image.mean()),
             "std": float(per_image.std()),
             "per_image": per_image.tolist(),
-            "most": None if ext.most is None else dict(zip(("i", "j", "value"), ext.most)),
-            "least": None if ext.least is None else dict(zip(("i", "j", "value"), ext.least)),
+            "most": None if ext.most is None else ext.most._asdict(),
+            "least": None if ext.least is None else ext.least._asdict(),
             "groups": [list(map(int, g)) for g in red.groups],
             "threshold": float(red.threshold),
-            "effective_number": float(red.effective_number),
+            "distinct_maps": int(red.n_distinct),
+            "effective_rank": float(red.effective_rank),
             "matrix": np.asarray(S).tolist(),
         },
     )

@@ -29,7 +29,7 @@ METRICS_KEYS = {
     "training": "history {key: [per epoch]} and epochs, or null without a run",
     "evaluation": "loss, accuracy, per_class_accuracy {class: acc}, confusion [[counts]]",
     "probes": "indices into the split, labels, predictions",
-    "similarity": "metric, images, layers {name: {mean, std, per_image, most, least, groups, effective_number}}",
+    "similarity": "metric, images, layers {name: {mean, std, per_image, channels, most, least, groups, threshold, distinct_maps, effective_rank}}",
     "firing": "layer, threshold, reduce, class_names, rates [[K x U]], counts, distance [[K x K]], nearest {class: [[other, distance]]}",
     "channels": "{layer: {dead [indices], fire_fraction [per channel], mean_activation [per channel], mean_similarity}}",
     "figures": "{figure key: path relative to index.html}",
@@ -78,7 +78,11 @@ class _Context:
         return H.figure(rel, caption)
 
     def spatial_layers(self, kinds: Sequence[str] = ("conv", "pool")) -> list[str]:
-        return [i.name for i in self.infos if i.kind in kinds and i.output_shape and len(i.output_shape) == 3]
+        return [
+            i.name
+            for i in self.infos
+            if i.kind in kinds and i.output_shape and len(i.output_shape) == 3
+        ]
 
 
 def default_probe_indices(labels: np.ndarray, count: int = 4) -> list[int]:
@@ -168,7 +172,8 @@ def build_report(
         metric=metric,
         similarity_images=similarity_images,
         firing_layer=firing_layer,
-        title=title or f"convscope report: {getattr(model, 'arch', type(model).__name__)} on {data.name}",
+        title=title
+        or f"convscope report: {getattr(model, 'arch', type(model).__name__)} on {data.name}",
     )
     ctx.infos = layers(model)
     steps: list[tuple[str, Callable[[_Context], None]]] = [
@@ -209,7 +214,9 @@ def build_report(
         f"{ctx.metrics['created']}"
     )
     index = write_text(out / "index.html", H.page(ctx.title, subtitle, ctx.sections))
-    return Report(out=out, index=index, metrics_path=metrics_path, metrics=ctx.metrics, figures=ctx.figures)
+    return Report(
+        out=out, index=index, metrics_path=metrics_path, metrics=ctx.metrics, figures=ctx.figures
+    )
 
 
 # ----------------------------------------------------------------------------- sections
@@ -223,7 +230,12 @@ def _model_section(ctx: _Context) -> None:
         "params": int(total),
         "input_shape": list(input_shape),
         "layers": [
-            {"name": i.name, "kind": i.kind, "output_shape": list(i.output_shape or []), "params": int(i.params)}
+            {
+                "name": i.name,
+                "kind": i.kind,
+                "output_shape": list(i.output_shape or []),
+                "params": int(i.params),
+            }
             for i in infos
         ],
     }
@@ -235,13 +247,29 @@ def _model_section(ctx: _Context) -> None:
         "synthetic": bool(getattr(ctx.data, "synthetic", False)),
     }
     rows = [
-        (k, i.name, i.type or i.kind, i.kind, "x".join(map(str, i.output_shape or ())) or "?", f"{i.params:,}")
+        (
+            k,
+            i.name,
+            i.type or i.kind,
+            i.kind,
+            "x".join(map(str, i.output_shape or ())) or "?",
+            f"{i.params:,}",
+        )
         for k, i in enumerate(infos)
     ]
     section = H.Section("model", "Model")
     section.add(
-        H.kpis([("architecture", arch), ("parameters", f"{total:,}"), ("layers", len(infos)), ("classes", len(ctx.class_names))]),
-        H.table(["#", "layer", "type", "kind", "output shape (C×H×W)", "params"], rows, numeric=(0, 5)),
+        H.kpis(
+            [
+                ("architecture", arch),
+                ("parameters", f"{total:,}"),
+                ("layers", len(infos)),
+                ("classes", len(ctx.class_names)),
+            ]
+        ),
+        H.table(
+            ["#", "layer", "type", "kind", "output shape (C×H×W)", "params"], rows, numeric=(0, 5)
+        ),
         H.para(
             f"Data: {ctx.data.name}"
             + (" (synthetic)" if getattr(ctx.data, "synthetic", False) else "")
@@ -259,17 +287,29 @@ def _training_section(ctx: _Context) -> None:
     history = ctx.history
     if not history or not any(history.get(k) for k in ("loss", "val_loss")):
         ctx.metrics["training"] = None
-        section.add(H.para("No training history: this report was made from a model file, not a run folder.", "note"))
+        section.add(
+            H.para(
+                "No training history: this report was made from a model file, not a run folder.",
+                "note",
+            )
+        )
         ctx.sections.append(section)
         return
     epochs = len(next(iter(v for v in history.values() if isinstance(v, list))))
     ctx.metrics["training"] = {"epochs": epochs, "history": history}
-    section.add(ctx.save("history", render.history(history), "Accuracy and loss per epoch, train against validation (seeds 001, 002)."))
-    if any(k.startswith("similarity") for k in history):
+    section.add(
+        ctx.save(
+            "history",
+            render.history(history),
+            "Accuracy and loss per epoch, train against validation (seeds 001, 002).",
+        )
+    )
+    tracked = [k for k in history if k.startswith("similarity/") and not k.endswith("/std")]
+    if tracked or "similarity" in history:
         section.add(
             ctx.save(
                 "similarity_vs_loss",
-                render.similarity_vs_loss(history),
+                render.similarity_vs_loss(history, key=tracked or None),
                 "Mean channel similarity of the tracked layer per epoch against val_loss (seed 000): "
                 "feature maps decorrelate as the model learns.",
             )
@@ -307,7 +347,12 @@ def _evaluation_section(ctx: _Context) -> None:
         np.add.at(cm, (ctx.y, predictions), 1)
         loss = None
     else:
-        predictions, accuracy, cm, loss = ev.predictions, float(ev.accuracy), np.asarray(ev.confusion), ev.loss
+        predictions, accuracy, cm, loss = (
+            ev.predictions,
+            float(ev.accuracy),
+            np.asarray(ev.confusion),
+            ev.loss,
+        )
     ctx.predictions = predictions
     per_class = {}
     for k, name in enumerate(ctx.class_names):
@@ -328,16 +373,25 @@ def _evaluation_section(ctx: _Context) -> None:
     section.add(
         H.table(
             ["class", "accuracy", "samples"],
-            [(n, "-" if a is None else f"{a:.3f}", int(cm[k].sum())) for k, (n, a) in enumerate(per_class.items())],
+            [
+                (n, "-" if a is None else f"{a:.3f}", int(cm[k].sum()))
+                for k, (n, a) in enumerate(per_class.items())
+            ],
             numeric=(1, 2),
         )
     )
     section.add(
         '<div class="grid2">',
-        ctx.save("confusion", render.confusion(cm, ctx.class_names, normalize=True), "Confusion matrix, row-normalised; counts in the cells (seed 002)."),
+        ctx.save(
+            "confusion",
+            render.confusion(cm, ctx.class_names, normalize=True),
+            "Confusion matrix, row-normalised; counts in the cells (seed 002).",
+        ),
         ctx.save(
             "predictions",
-            render.predictions_grid(ctx.x, predictions, ctx.y, per_class=10, class_names=ctx.class_names),
+            render.predictions_grid(
+                ctx.x, predictions, ctx.y, per_class=10, class_names=ctx.class_names
+            ),
             "Examples grouped by predicted class; misclassified ones framed in red with their true label (seed 002).",
         ),
         "</div>",
@@ -377,13 +431,17 @@ def _probe_section(ctx: _Context) -> None:
     section.add(
         ctx.save(
             "samples_grid",
-            render.samples_grid(probes, maps[first_conv], labels, preds, cols=8, class_names=ctx.class_names),
+            render.samples_grid(
+                probes, maps[first_conv], labels, preds, cols=8, class_names=ctx.class_names
+            ),
             f"Each probe image ('predict / actual') and its {first_conv} maps (seed 003's plotOutputs).",
         )
     )
     for p, index in enumerate(ctx.probe_indices):
         label = ctx.class_names[int(labels[p])]
-        section.add(H.heading(f"Image {index}: actual {label}, predicted {ctx.class_names[int(preds[p])]}"))
+        section.add(
+            H.heading(f"Image {index}: actual {label}, predicted {ctx.class_names[int(preds[p])]}")
+        )
         section.add(
             ctx.save(
                 f"belt_{index}",
@@ -457,7 +515,9 @@ def _similarity_section(ctx: _Context) -> None:
         layer_maps = maps[name]
         if layer_maps.shape[1] < 2:
             continue
-        per_image = np.asarray(sim.mean_similarity(layer_maps, metric=ctx.metric, per_image=True, layer=name))
+        per_image = np.asarray(
+            sim.mean_similarity(layer_maps, metric=ctx.metric, per_image=True, layer=name)
+        )
         S = sim.pairwise(layer_maps, metric=ctx.metric)
         red = sim.redundancy(layer_maps, metric=ctx.metric)
         ext = sim.extreme_pairs(probe_maps[name], metric=ctx.metric)
@@ -466,34 +526,56 @@ def _similarity_section(ctx: _Context) -> None:
             "std": float(per_image.std()),
             "per_image": [float(v) for v in per_image],
             "channels": int(layer_maps.shape[1]),
-            "most": _pair_dict(ext.most),
-            "least": _pair_dict(ext.least),
+            "most": None if ext.most is None else ext.most._asdict(),
+            "least": None if ext.least is None else ext.least._asdict(),
             "groups": [[int(c) for c in g] for g in red.groups],
             "threshold": float(red.threshold),
-            "effective_number": float(red.effective_number),
+            "distinct_maps": int(red.n_distinct),
+            "effective_rank": float(red.effective_rank),
         }
         result["layers"][name] = entry
         summary_rows.append(
-            (name, layer_maps.shape[1], f"{entry['mean']:.4f}", f"{entry['std']:.4f}", len(entry["groups"]), f"{entry['effective_number']:.1f}")
+            (
+                name,
+                layer_maps.shape[1],
+                f"{entry['mean']:.4f}",
+                f"{entry['std']:.4f}",
+                len(entry["groups"]),
+                entry["distinct_maps"],
+                f"{entry['effective_rank']:.1f}",
+            )
         )
         section.add(H.heading(f"{name}: mean similarity {entry['mean']:.4f}"))
         section.add(
             ctx.save(
                 f"similarity_{name}",
-                render.similarity_matrix(S, order="cluster", groups=red.groups, title=f"{name} · {ctx.metric} similarity"),
+                render.similarity_matrix(
+                    S, order="cluster", groups=red.groups, title=f"{name} · {ctx.metric} similarity"
+                ),
                 f"{name}: channel × channel similarity, mean over {n} images, reordered so that redundant groups sit together.",
             )
         )
         probe_image = ctx.x[probe]
         for which, pair_ in (("most", ext.most), ("least", ext.least)):
             if pair_ is None:
-                section.add(H.para(f"No {which} similar pair qualifies (all peaks differ by more than {ext.max_ratio}x or are zero).", "note"))
+                section.add(
+                    H.para(
+                        f"No {which} similar pair qualifies (all peaks differ by more than {ext.max_ratio}x or are zero).",
+                        "note",
+                    )
+                )
                 continue
             i, j, value = pair_
             section.add(
                 ctx.save(
                     f"pair_{which}_{name}",
-                    render.pair(probe_image, probe_maps[name][0, i], probe_maps[name][0, j], similarity=value, names=(f"#{i}", f"#{j}")),
+                    render.pair(
+                        probe_image,
+                        probe_maps[name][0, i],
+                        probe_maps[name][0, j],
+                        similarity=value,
+                        names=(f"#{i}", f"#{j}"),
+                    ),
                     f"{name}: the {which} similar pair on image {probe}, #{i} and #{j}, and their cell-wise product (seed 000).",
                 )
             )
@@ -501,12 +583,16 @@ def _similarity_section(ctx: _Context) -> None:
             section.add(
                 H.table(
                     ["group", "channels", "size"],
-                    [(g + 1, ", ".join(map(str, grp)), len(grp)) for g, grp in enumerate(entry["groups"])],
+                    [
+                        (g + 1, ", ".join(map(str, grp)), len(grp))
+                        for g, grp in enumerate(entry["groups"])
+                    ],
                     numeric=(0, 2),
                 ),
                 H.para(
                     f"Groups of channels mutually similar above {entry['threshold']:.2f}; "
-                    f"effective number of distinct maps: {entry['effective_number']:.1f} of {layer_maps.shape[1]}.",
+                    f"{entry['distinct_maps']} distinct maps of {layer_maps.shape[1]} "
+                    f"(effective rank of the similarity matrix {entry['effective_rank']:.1f}).",
                     "note",
                 ),
             )
@@ -515,18 +601,35 @@ def _similarity_section(ctx: _Context) -> None:
     if summary_rows:
         section.parts.insert(
             1,
-            H.table(["layer", "channels", "mean similarity", "std over images", "redundant groups", "effective maps"], summary_rows, numeric=(1, 2, 3, 4, 5)),
+            H.table(
+                [
+                    "layer",
+                    "channels",
+                    "mean similarity",
+                    "std over images",
+                    "redundant groups",
+                    "distinct maps",
+                    "effective rank",
+                ],
+                summary_rows,
+                numeric=(1, 2, 3, 4, 5, 6),
+            ),
         )
     ctx.metrics["similarity"] = result
     ctx.sections.append(section)
 
 
 def _penultimate(ctx: _Context) -> str | None:
-    """The layer before the output: the last dense, pool or conv layer before the last layer."""
-    usable = [i for i in ctx.infos if i.kind in ("dense", "pool", "conv")]
-    if len(usable) < 2:
-        return None
-    return usable[-2].name
+    """The layer that feeds the output layer (seed 001 profiles the penultimate dense).
+
+    Dropout and activation layers are skipped (they repeat their input), so for
+    mnist_convnet this is ``flatten`` (1,600 units), for fashion_gap ``dense`` (32 units).
+    Units of a dense or flattened layer fire sparsely; a whole conv map almost always has
+    some cell above 0, which would make every rate 1.
+    """
+    leaves = [i for i in ctx.infos if i.kind != "block"]
+    before = [i for i in leaves[:-1] if i.kind not in ("dropout", "activation")]
+    return before[-1].name if before else None
 
 
 def _firing_section(ctx: _Context) -> None:
@@ -540,10 +643,21 @@ def _firing_section(ctx: _Context) -> None:
         section.add(H.para("No layer before the output to profile.", "note"))
         ctx.sections.append(section)
         return
-    prof = firing.profile(ctx.model, (ctx.x, ctx.y), layer, class_names=ctx.class_names, num_classes=len(ctx.class_names))
+    prof = firing.profile(
+        ctx.model,
+        (ctx.x, ctx.y),
+        layer,
+        class_names=ctx.class_names,
+        num_classes=len(ctx.class_names),
+    )
     dist = firing.class_distance(prof, metric="l1")
     near = firing.nearest(dist)
-    examples = np.stack([ctx.x[np.flatnonzero(ctx.y == k)[0]] if (ctx.y == k).any() else np.zeros_like(ctx.x[0]) for k in range(len(ctx.class_names))])
+    examples = np.stack(
+        [
+            ctx.x[np.flatnonzero(ctx.y == k)[0]] if (ctx.y == k).any() else np.zeros_like(ctx.x[0])
+            for k in range(len(ctx.class_names))
+        ]
+    )
     ctx.metrics["firing"] = {
         "layer": layer,
         "threshold": float(prof.threshold),
@@ -552,14 +666,21 @@ def _firing_section(ctx: _Context) -> None:
         "counts": [int(c) for c in prof.counts],
         "rates": np.round(prof.rates, 6).tolist(),
         "distance": np.round(dist, 6).tolist(),
-        "nearest": {ctx.class_names[i]: [[ctx.class_names[j], round(d, 6)] for j, d in row] for i, row in enumerate(near)},
+        "nearest": {
+            ctx.class_names[i]: [[ctx.class_names[j], round(d, 6)] for j, d in row]
+            for i, row in enumerate(near)
+        },
     }
     units = prof.rates.shape[1]
     section.add(
         H.para(
             f"Seed 001's experiment on layer {layer} ({units} units): a unit fires for an image when its "
             f"activation is above {prof.threshold:g}"
-            + (" in any cell of its map" if prof.reduce == "any" and _kind(ctx, layer) != "dense" else "")
+            + (
+                " in any cell of its map"
+                if prof.reduce == "any" and _kind(ctx, layer) != "dense"
+                else ""
+            )
             + "; each class's firing rate is the fraction of its images in which the unit fires, over every "
             "image of the class (not a fixed 1000). Classes are compared by the mean absolute difference of their rates.",
             "note",
@@ -569,7 +690,11 @@ def _firing_section(ctx: _Context) -> None:
         H.table(
             ["class", "images", "nearest", "2nd", "3rd"],
             [
-                (ctx.class_names[i], int(prof.counts[i]), *[f"{ctx.class_names[j]} ({d:.3f})" for j, d in row[:3]])
+                (
+                    ctx.class_names[i],
+                    int(prof.counts[i]),
+                    *[f"{ctx.class_names[j]} ({d:.3f})" for j, d in row[:3]],
+                )
                 for i, row in enumerate(near)
             ],
             numeric=(1,),
@@ -579,7 +704,12 @@ def _firing_section(ctx: _Context) -> None:
         '<div class="grid2">',
         ctx.save(
             "class_distance",
-            render.similarity_matrix(1.0 - dist / max(float(dist.max()), 1e-12), order="cluster", labels=ctx.class_names, title=f"class similarity of {layer} firing (1 - normalised L1)"),
+            render.similarity_matrix(
+                1.0 - dist / max(float(dist.max()), 1e-12),
+                order="cluster",
+                labels=ctx.class_names,
+                title=f"class similarity of {layer} firing (1 - normalised L1)",
+            ),
             "Classes × classes: how alike their firing patterns are, clustered.",
         ),
         ctx.save(
@@ -610,9 +740,10 @@ def _channel_section(ctx: _Context) -> None:
         out[name] = {
             "dead": dead,
             "fire_fraction": np.round(st.fire_fraction, 6).tolist(),
-            "mean_activation": np.round(st.mean_activation, 6).tolist(),
+            "mean_activation": np.round(st.mean, 6).tolist(),
             "mean_similarity": None if st.mean_similarity is None else float(st.mean_similarity),
-            "images": int(st.count),
+            "images": int(st.num_samples),
+            "similarity_images": int(st.similarity_samples),
         }
         rows.append(
             (
@@ -626,8 +757,22 @@ def _channel_section(ctx: _Context) -> None:
         )
     ctx.metrics["channels"] = out
     section.add(
-        H.para(f"Over all {len(ctx.x)} images of the {ctx.split} split, in one streaming pass. A dead channel never fires (never above 0) on any image.", "note"),
-        H.table(["layer", "channels", "dead", "dead channels", "mean firing fraction", "data-set mean similarity"], rows, numeric=(1, 2, 4, 5)),
+        H.para(
+            f"Over all {len(ctx.x)} images of the {ctx.split} split, in one streaming pass. A dead channel never fires (never above 0) on any image.",
+            "note",
+        ),
+        H.table(
+            [
+                "layer",
+                "channels",
+                "dead",
+                "dead channels",
+                "mean firing fraction",
+                "data-set mean similarity",
+            ],
+            rows,
+            numeric=(1, 2, 4, 5),
+        ),
     )
     ctx.sections.append(section)
 
@@ -662,13 +807,6 @@ def _generic_predictions(ctx: _Context) -> np.ndarray:
     return np.asarray(out).reshape(len(ctx.x), -1).argmax(axis=1)
 
 
-def _pair_dict(pair: Any) -> dict[str, Any] | None:
-    if pair is None:
-        return None
-    i, j, value = pair
-    return {"i": int(i), "j": int(j), "value": float(value)}
-
-
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)
 
@@ -683,7 +821,9 @@ def _close(fig: Any) -> None:
 
 
 def _jsonable(obj: Any) -> Any:
-    return json.loads(json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o)))
+    return json.loads(
+        json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
+    )
 
 
 def report_for_run(run: str | Path, out: str | Path | None = None, **kwargs: Any) -> Report:
@@ -714,4 +854,6 @@ def report_for_run(run: str | Path, out: str | Path | None = None, **kwargs: Any
             evaluation = Evaluation.load(run)
         except Exception as exc:  # stale or foreign file: recompute instead
             log.warning("could not read %s (%s); evaluating again", run / "evaluation.json", exc)
-    return build_report(model, data, out or run / "report", history=history, evaluation=evaluation, **kwargs)
+    return build_report(
+        model, data, out or run / "report", history=history, evaluation=evaluation, **kwargs
+    )

@@ -46,7 +46,9 @@ def esc(value: Any) -> str:
     return html.escape(str(value), quote=True)
 
 
-def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[int] = ()) -> str:
+def table(
+    headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[int] = ()
+) -> str:
     """An HTML table; columns listed in ``numeric`` are right-aligned."""
     head = "".join(
         f'<th class="num">{esc(h)}</th>' if k in numeric else f"<th>{esc(h)}</th>"
@@ -65,14 +67,16 @@ def table(headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequen
 def figure(src: str, caption: str, alt: str | None = None) -> str:
     """An ``<img>`` with a caption; ``src`` is a relative path next to the page."""
     return (
-        f'<figure><img src="{esc(src)}" alt="{esc(alt or caption)}" loading="lazy">'
+        f'<figure><img src="{esc(src)}" alt="{esc(alt or caption)}">'
         f"<figcaption>{esc(caption)}</figcaption></figure>"
     )
 
 
 def kpis(items: Iterable[tuple[str, Any]]) -> str:
     """A row of big numbers with labels."""
-    cells = "".join(f'<div class="kpi"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for k, v in items)
+    cells = "".join(
+        f'<div class="kpi"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for k, v in items
+    )
     return f'<div class="kpis">{cells}</div>'
 
 

@@ -16,6 +16,7 @@ adds ``evaluation.json`` and ``predictions.npz``.
 from .evaluate import EVALUATION_FILE, PREDICTIONS_FILE, Evaluation, evaluate
 from .fit import CHECKPOINT_FILE, HISTORY_CSV, HISTORY_JSON, RUN_FILE, Callback, fit
 from .history import History
+from .tracker import SimilarityTracker, default_tracked_layer, similarity_logs
 
 __all__ = [
     "CHECKPOINT_FILE",
@@ -24,9 +25,12 @@ __all__ = [
     "HISTORY_JSON",
     "PREDICTIONS_FILE",
     "RUN_FILE",
+    "SimilarityTracker",
     "Callback",
     "Evaluation",
     "History",
+    "default_tracked_layer",
     "evaluate",
     "fit",
+    "similarity_logs",
 ]

@@ -3,7 +3,7 @@
 At each epoch end the tracker captures the tracked layers for a fixed probe set and logs
 ``similarity/<layer>`` (mean over probe images of the mean pair similarity),
 ``similarity/<layer>/std`` (its spread over the probe images) and ``similarity`` (the
-first tracked layer's mean, the number seed 000 logs). It always logs, whether or not the
+deepest tracked layer's mean: seed 000 logs the last conv layer's number). It always logs, whether or not the
 logs dict is empty (the seed logged only when it was not, and crashed on printing).
 """
 
@@ -38,7 +38,7 @@ def similarity_logs(maps: dict[str, np.ndarray], metric: str = "multiply") -> di
         )
         logs[f"similarity/{name}"] = float(per_image.mean())
         logs[f"similarity/{name}/std"] = float(per_image.std())
-        logs.setdefault("similarity", logs[f"similarity/{name}"])
+        logs["similarity"] = logs[f"similarity/{name}"]  # the deepest layer, as seed 000
     return logs
 
 
