@@ -9,7 +9,10 @@ costs milliseconds per op on small problems). Part 2 runs with 1 and with 2 thre
 Inputs are random ReLU-like maps (``max(normal, 0)``, about half the cells zero), float32.
 Part 1: one image, C = 64, 256, 512 channels of 11x11 maps (the size of seed 000's
 conv2d_1); both sides compute the mean pair similarity, results are checked equal.
-Part 2: ``mean_similarity`` over 100 probe images of a 512-channel 7x7 layer.
+Part 2: ``mean_similarity`` over 100 probe images of a 512-channel 7x7 layer (also with a
+small ``max_bytes``, which prepares the images in chunks).
+Part 3: ``pairwise`` + ``extreme_pairs`` + ``redundancy`` of one layer, computing the matrix
+three times against once (passed on as ``similarity=``).
 """
 
 from __future__ import annotations
@@ -101,7 +104,6 @@ def main() -> None:
         pairs = c * (c - 1) // 2
         ours = best_of(lambda m=maps: sim.mean_similarity(m), repeats=5)
         got = sim.mean_similarity(maps)
-        note = ""
         if c == 512 and args.seed_c512 == "estimate":
             subset = 20000
             t0 = time.perf_counter()
@@ -132,6 +134,31 @@ def main() -> None:
             for metric in ("multiply", "cosine", "pearson")
         }
         print(f"  {threads} thread(s): " + ", ".join(f"{m} {t:.3f} s" for m, t in times.items()))
+    torch.set_num_threads(args.threads)
+    budget = 8 * 2**20
+    chunked = best_of(lambda: sim.mean_similarity(probes, max_bytes=budget), repeats=3)
+    same = sim.mean_similarity(probes, max_bytes=budget) == sim.mean_similarity(probes)
+    print(
+        f"  multiply, max_bytes = 8 MiB (prepared state in chunks of images, not 65 MB at once), "
+        f"{torch.get_num_threads()} thread(s): {chunked:.3f} s, result identical: {same}"
+    )
+
+    print()
+    print("Part 3: matrix + extreme pairs + redundancy of 4 images, 256 channels, 11x11 maps")
+    maps = relu_maps(4, 256, 11, 11, seed=2)
+
+    def separately() -> None:
+        sim.pairwise(maps)
+        sim.extreme_pairs(maps)
+        sim.redundancy(maps)
+
+    def once() -> None:
+        s = sim.pairwise(maps)
+        sim.extreme_pairs(maps, similarity=s)
+        sim.redundancy(maps, similarity=s)
+
+    t_sep, t_once = best_of(separately, repeats=3), best_of(once, repeats=3)
+    print(f"  matrix computed 3x: {t_sep:.3f} s; once, passed as similarity=: {t_once:.3f} s")
 
 
 if __name__ == "__main__":

@@ -161,9 +161,11 @@ def test_wrong_input_shape_names_both_shapes(backend):
 
 
 def test_wrong_layout(backend, x_digits):
-    """Torch and ONNX take NCHW only and say how to transpose; Keras also takes NCHW."""
+    """NCHW is convscope's currency: NHWC backends (Keras here, NHWC ONNX graphs in
+    test_onnx) take it and transpose at the boundary; NCHW backends (torch, ONNX) reject
+    NHWC images and say how to transpose them."""
     x = x_digits[0][:2]
-    if backend.nhwc:  # convscope's NCHW currency is transposed at the Keras boundary
+    if backend.nhwc:
         np.testing.assert_allclose(
             cs.capture(backend.model, x, "conv2d")["conv2d"],
             cs.capture(backend.model, backend.images(x), "conv2d")["conv2d"],
@@ -175,6 +177,28 @@ def test_wrong_layout(backend, x_digits):
         cs.capture(backend.model, wrong, "conv2d")
     assert str(tuple(wrong.shape)) in str(err.value)
     assert "x.transpose(0, 3, 1, 2)" in str(err.value)
+
+
+def test_integer_images_refused(backend):
+    x = backend.images(np.full((2, 1, 28, 28), 255, np.uint8))
+    with pytest.raises(ConvscopeError) as err:
+        cs.capture(backend.model, x, "conv2d")
+    assert str(err.value) == (
+        "images are uint8 (0..255); convscope takes float images in [0, 1]: "
+        "x.astype('float32') / 255"
+    )
+    scaled = cs.capture(backend.model, x.astype("float32") / 255, "conv2d")["conv2d"]
+    assert scaled.shape == (2, 32, 26, 26)
+
+
+def test_all_misses_in_one_error(backend):
+    x = backend.images(np.zeros((1, 1, 28, 28), np.float32))
+    with pytest.raises(UnknownNameError) as err:
+        cs.capture(backend.model, x, ["typo", 7, "norm", "conv2d"])
+    assert err.value.missing == ["typo", 7, "norm"]
+    message = str(err.value)
+    assert "'typo'" in message and "0..6 or -7..-1" in message
+    assert "no layer of kind 'norm'" in message and message.endswith(", ".join(NAMES))
 
 
 def test_one_image_without_batch_axis(backend):

@@ -123,8 +123,17 @@ def test_nhwc_graph_detected_and_maps_transposed(tmp_path):
         maps = adapter.run(adapter.to_input(x), ["conv", back])
         np.testing.assert_allclose(maps["conv"], conv, atol=1e-6)
         np.testing.assert_allclose(maps[back], np.maximum(conv, 0), atol=1e-6)
-        with pytest.raises(ShapeError, match=r"x.transpose\(0, 2, 3, 1\)"):
-            adapter.to_input(x.transpose(0, 3, 1, 2))
+        # NCHW images (what every CLI verb and the report feed) are transposed here
+        nchw = np.ascontiguousarray(x.transpose(0, 3, 1, 2))
+        np.testing.assert_array_equal(adapter.to_input(nchw), adapter.to_input(x))
+        np.testing.assert_array_equal(adapter.to_input(nchw[0]), adapter.to_input(x[:1]))
+        np.testing.assert_allclose(cs.capture(str(path), nchw, "conv")["conv"], conv, atol=1e-6)
+        with pytest.raises(ShapeError) as err:
+            adapter.to_input(np.zeros((2, 3, 10, 10), np.float32))
+        assert "(N, 10, 10, 1) in NHWC (or the same images in NCHW)" in str(err.value)
+        assert "(2, 3, 10, 10)" in str(err.value)
+        with pytest.raises(ConvscopeError, match=r"x.astype\('float32'\) / 255"):
+            adapter.to_input((nchw * 255).astype(np.uint8))
     finally:
         adapter.close()
 
@@ -197,3 +206,25 @@ def test_cli_export_from_saved_run(tmp_path, exported):
     assert main(["export", "--model", str(saved), "--onnx", str(out)]) == 0
     meta = load_onnx_model(out).metadata
     assert json.loads(meta["convscope.class_names"]) == list("abcdefghij")
+
+
+def test_integer_input_graph_takes_integer_images():
+    """A graph whose input is uint8 (it scales the pixels itself) is fed them as they are."""
+    from onnx import TensorProto, helper, numpy_helper
+
+    weight = numpy_helper.from_array(np.ones((2, 1, 3, 3), np.float32), "w")
+    graph = helper.make_graph(
+        [
+            helper.make_node("Cast", ["x"], ["xf"], name="cast", to=TensorProto.FLOAT),
+            helper.make_node("Conv", ["xf", "w"], ["y"], name="conv"),
+        ],
+        "uint8_input",
+        [helper.make_tensor_value_info("x", TensorProto.UINT8, [None, 1, 5, 5])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [None, 2, 3, 3])],
+        [weight],
+    )
+    proto = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)])
+    proto.ir_version = 8
+    x = np.full((2, 1, 5, 5), 10, np.uint8)
+    maps = cs.capture(proto, x, "conv")
+    assert maps["conv"].dtype == np.float32 and (maps["conv"] == 90).all()

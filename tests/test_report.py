@@ -245,3 +245,72 @@ def test_demo_quick(tmp_path, capsys):
     assert "test accuracy" in out and "mean similarity" in out and "index.html" in out
     assert (tmp_path / "demo" / "report" / "index.html").is_file()
     assert (tmp_path / "demo" / "run" / "model.safetensors").is_file()
+
+
+def _section_ids(report) -> list[str]:
+    import re
+
+    return re.findall(r'<section id="([^"]+)"', report.index.read_text())
+
+
+def test_report_for_keras_and_onnx_twins_agrees_with_torch(demo_run, mnist_small, tmp_path):
+    """The same trained weights in torch, Keras and ONNX give the same report numbers."""
+    from convscope.capture.onnx import load_onnx_model
+    from convscope.export import export_onnx
+    from convscope.keras import from_zoo
+
+    run, torch_report = demo_run
+    model, _ = cs.models.load_model(run)
+    small = _small(mnist_small, 50)
+    reference = build_report(model, small, tmp_path / "torch", images=[0], similarity_images=8)
+    twins = {
+        "keras": from_zoo(model),
+        "onnx": load_onnx_model(export_onnx(model, tmp_path / "m.onnx")),
+    }
+    for backend, twin in twins.items():
+        report = build_report(twin, small, tmp_path / backend, images=[0], similarity_images=8)
+        assert _section_ids(report) == SECTIONS
+        got, want = report.metrics, reference.metrics
+        assert got["evaluation"]["confusion"] == want["evaluation"]["confusion"], backend
+        assert got["evaluation"]["loss"] == pytest.approx(want["evaluation"]["loss"], abs=1e-4)
+        for layer in ("conv2d", "conv2d_1"):
+            assert got["similarity"]["layers"][layer]["mean"] == pytest.approx(
+                want["similarity"]["layers"][layer]["mean"], abs=1e-3
+            ), (backend, layer)
+        assert "kernels" in got["figures"], backend  # weights found in every backend
+        assert got["firing"]["layer"] == "flatten"
+
+
+def test_non_finite_history_values_are_written_as_null(tmp_path, mnist_small):
+    history = {"loss": [1.0, float("nan")], "val_loss": [0.5, float("inf")], "accuracy": [0.1, 0.2]}
+    report = build_report(
+        cs.models.build("mnist_convnet"),
+        _small(mnist_small, 50),
+        tmp_path,
+        history=history,
+        images=[0],
+    )
+    saved = json.loads(report.metrics_path.read_text())
+    assert saved["training"]["history"]["loss"] == [1.0, None]
+    assert saved["training"]["history"]["val_loss"] == [0.5, None]
+
+
+def test_torch_model_without_input_shape_still_gets_every_section(tmp_path, mnist_small):
+    torch.manual_seed(0)
+    model = nn.Sequential(
+        nn.Conv2d(1, 4, 3), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(), nn.Linear(4 * 13 * 13, 10)
+    )
+    report = build_report(model, _small(mnist_small, 50), tmp_path, images=[0], similarity_images=4)
+    assert set(report.metrics["similarity"]["layers"]) == {"0"}
+    assert report.metrics["channels"]["0"]["images"] == 200
+
+
+def test_bad_report_options_fail_before_any_work(tmp_path, mnist_small):
+    model = cs.models.build("mnist_convnet")
+    with pytest.raises(cs.errors.UnknownNameError, match="multiply"):
+        build_report(model, mnist_small, tmp_path / "a", metric="nope")
+    with pytest.raises(cs.errors.UnknownNameError, match="conv2d_1"):
+        build_report(model, mnist_small, tmp_path / "b", firing_layer="nope")
+    with pytest.raises(cs.errors.ConvscopeError, match=">= 1"):
+        build_report(model, mnist_small, tmp_path / "c", similarity_images=-5)
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()

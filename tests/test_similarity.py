@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 import numpy as np
 import pytest
 import torch
@@ -162,6 +164,79 @@ def test_tiling_does_not_change_results(real_maps):
     per = sim.mean_similarity(real_maps[:2], per_image=True)
     np.testing.assert_allclose(
         sim.mean_similarity(real_maps[:2], per_image=True, max_bytes=1), per, atol=1e-12
+    )
+
+
+def _spy_prepare(monkeypatch):
+    """Record the number of images of every MultiplyMetric.prepare call."""
+    from convscope.metrics._sim_core import MultiplyMetric
+
+    sizes = []
+    original = MultiplyMetric.prepare
+
+    def spy(self, data):
+        sizes.append(data.n)
+        return original(self, data)
+
+    monkeypatch.setattr(MultiplyMetric, "prepare", spy)
+    return sizes
+
+
+def test_small_max_bytes_prepares_in_chunks_with_identical_results(real_maps, monkeypatch):
+    ref = sim.pairwise(real_maps)
+    ref_per = sim.mean_similarity(real_maps, per_image=True)
+    ref_mean = sim.mean_similarity(real_maps)
+    sizes = _spy_prepare(monkeypatch)
+    assert sim.pairwise(real_maps) is not None and sizes == [4]  # default: all at once
+    per_image_state = 26 * 64 * 121  # bytes of one image's prepared state (float32)
+    budget = 250_000  # one image's state fits, two do not
+    sizes.clear()
+    np.testing.assert_array_equal(sim.pairwise(real_maps, max_bytes=budget), ref)
+    assert sizes == [1, 1, 1, 1]
+    assert max(sizes) * per_image_state <= budget
+    np.testing.assert_array_equal(
+        sim.mean_similarity(real_maps, per_image=True, max_bytes=budget), ref_per
+    )
+    assert sim.mean_similarity(real_maps, max_bytes=budget) == ref_mean
+    sizes.clear()
+    np.testing.assert_array_equal(
+        sim.mean_similarity(real_maps, per_image=True, max_bytes=700_000), ref_per
+    )
+    assert sizes == [3, 1]
+    # extreme pairs and redundancy go through the same driver
+    assert sim.extreme_pairs(real_maps, max_bytes=budget) == sim.extreme_pairs(real_maps)
+    assert sim.redundancy(real_maps, max_bytes=budget).groups == sim.redundancy(real_maps).groups
+
+
+@pytest.mark.parametrize("metric", ["multiply", "cosine", "pearson"])
+@pytest.mark.parametrize(
+    ("shape", "max_bytes"),
+    [
+        ((40, 6, 7, 7), 20_000),  # a block's images outgrow the state budget: blocks assembled
+        ((40, 6, 7, 7), 200_000),
+        ((40, 16, 2, 2), 5_000),  # strips, one image at a time
+        ((40, 16, 2, 2), 20_000),  # chunks of whole blocks
+    ],
+)
+def test_chunking_gives_the_blocks_of_an_unchunked_run(monkeypatch, metric, shape, max_bytes):
+    # several chunks of images, several images per block: the float sums over images are
+    # the ones of one unchunked run, bit for bit
+    from convscope.metrics import _sim_core
+
+    rng = np.random.default_rng(14)
+    maps = np.maximum(rng.normal(size=shape) - 0.3, 0).astype(np.float32)
+    m = _sim_core.get_metric(metric)
+    data = sim._validate(maps, m, None, None)
+    size = _sim_core.chunk_size(m, data, max_bytes)
+    assert 1 <= size < 40
+    assert size * m.state_bytes_per_cell(data) * data.c * data.f <= max_bytes
+    chunked = sim.pairwise(maps, metric, max_bytes=max_bytes)
+    per = sim.mean_similarity(maps, metric, per_image=True, max_bytes=max_bytes)
+    monkeypatch.setattr(type(m), "state_bytes_per_cell", lambda self, data: 0)
+    assert _sim_core.chunk_size(m, data, max_bytes) == 40
+    np.testing.assert_array_equal(chunked, sim.pairwise(maps, metric, max_bytes=max_bytes))
+    np.testing.assert_array_equal(
+        per, sim.mean_similarity(maps, metric, per_image=True, max_bytes=max_bytes)
     )
 
 
@@ -327,6 +402,56 @@ def test_shape_errors():
         sim.pairwise(np.ones((3, 4, 4)), max_bytes=0)
 
 
+@pytest.mark.parametrize(
+    "shape",
+    [(0, 3, 4, 4), (2, 3, 0, 4), (2, 3, 4, 0), (3, 0, 4), (3, 4, 0)],
+)
+def test_empty_maps_raise_shape_error_everywhere(shape):
+    maps = np.ones(shape, dtype=np.float32)
+    s = np.zeros((3, 3))
+    calls = [
+        lambda: sim.pairwise(maps),
+        lambda: sim.pairwise(maps, "cosine"),
+        lambda: sim.mean_similarity(maps),
+        lambda: sim.mean_similarity(maps, "pearson", per_image=True),
+        lambda: sim.extreme_pairs(maps),
+        lambda: sim.extreme_pairs(maps, similarity=s),
+        lambda: sim.redundancy(maps, "cosine"),
+        lambda: sim.redundancy(maps, similarity=s),
+    ]
+    for call in calls:
+        with pytest.raises(ShapeError, match=r"empty"):
+            call()
+
+
+@pytest.mark.parametrize("shape", [(0, 4), (5, 0)])
+def test_empty_dense_outputs_raise_shape_error(shape):
+    dense = np.ones(shape, dtype=np.float32)
+    for call in (
+        lambda: sim.pairwise(dense, "cosine"),
+        lambda: sim.mean_similarity(dense, "pearson"),
+        lambda: sim.extreme_pairs(dense, "cosine"),
+        lambda: sim.redundancy(dense, "pearson"),
+    ):
+        with pytest.raises(ShapeError, match=r"N >= 1, units >= 2"):
+            call()
+
+
+def test_register_rejects_bad_metrics_with_convscope_error():
+    class Nameless(sim.CosineMetric):
+        name = ""
+
+    with pytest.raises(ConvscopeError, match="non-empty string name.*Nameless"):
+        sim.register_metric(Nameless())
+    with pytest.raises(ConvscopeError, match="SimilarityMetric instance, got str"):
+        sim.register_metric("cosine")
+    from convscope.metrics import _sim_core
+
+    with pytest.raises(ConvscopeError):
+        _sim_core.register(Nameless())
+    assert "" not in sim.available_metrics()
+
+
 def test_register_custom_metric():
     class Negcos(sim.CosineMetric):
         name = "test_negcos"
@@ -370,6 +495,48 @@ def test_redundancy_default_metric_and_effective_rank():
     r = sim.redundancy(eye, "cosine")
     assert r.effective_rank == pytest.approx(6.0)
     assert r.groups == [] and r.n_distinct == 6
+
+
+def test_precomputed_similarity_is_used_and_not_recomputed(monkeypatch):
+    rng = np.random.default_rng(15)
+    maps = np.maximum(rng.normal(size=(3, 9, 6, 6)), 0).astype(np.float32)
+    calls = []
+    for metric in ("multiply", "pearson"):
+        S = sim.pairwise(maps, metric)
+        ep, red = sim.extreme_pairs(maps, metric), sim.redundancy(maps, metric)
+        monkeypatch.setattr(sim, "pairwise", lambda *a, **k: calls.append(1))
+        # (N, C, H, W): the search runs on the mean matrix, with or without similarity=
+        assert sim.extreme_pairs(maps, metric, similarity=S) == ep
+        got = sim.redundancy(maps, metric, similarity=S)
+        assert calls == []
+        monkeypatch.undo()
+        assert got.groups == red.groups and got.n_distinct == red.n_distinct
+        assert got.effective_rank == red.effective_rank
+        np.testing.assert_array_equal(got.similarity, red.similarity)
+    # a different matrix gives a different answer: it is really used
+    S = np.eye(9)
+    S[2, 7] = S[7, 2] = 0.95
+    assert sim.extreme_pairs(maps, similarity=S).most == (2, 7, 0.95)
+    assert sim.redundancy(maps, threshold=0.9, similarity=S).groups == [[2, 7]]
+    assert sim.redundancy(maps, threshold=0.9, similarity=torch.from_numpy(S)).groups == [[2, 7]]
+
+
+def test_precomputed_similarity_errors():
+    maps = np.random.default_rng(16).random((4, 5, 5)).astype(np.float32)
+    for bad in (np.zeros((3, 3)), np.zeros((4, 5)), np.zeros(16), np.zeros((1, 4, 4))):
+        with pytest.raises(
+            ShapeError, match=rf"shape {re.escape(str(bad.shape))}.*conv9.*4 channels"
+        ):
+            sim.redundancy(maps, similarity=bad, layer="conv9")
+        with pytest.raises(ShapeError, match=r"\(4, 4\) matrix"):
+            sim.extreme_pairs(maps, similarity=bad)
+    with pytest.raises(ConvscopeError, match="NaN or Inf"):
+        sim.redundancy(maps, similarity=np.full((4, 4), np.nan))
+    with pytest.raises(ConvscopeError, match="real-valued"):
+        sim.extreme_pairs(maps, similarity=np.full((4, 4), "a"))
+    # the maps are still checked when the matrix is given
+    with pytest.raises(ConvscopeError, match="NaN or Inf"):
+        sim.extreme_pairs(np.full((4, 5, 5), np.nan), similarity=np.zeros((4, 4)))
 
 
 # ---- hypothesis properties ---------------------------------------------------------------
@@ -481,3 +648,14 @@ def test_cka_errors():
         sim.cka(np.ones((10, 4)), np.full((10, 4), np.nan), layer_b="dense")
     with pytest.raises(ShapeError):
         sim.cka(np.ones(10), np.ones((10, 2)))
+
+
+@pytest.mark.parametrize(
+    ("a", "b"),
+    [((0, 4), (0, 3)), ((0, 2, 3, 3), (0, 5)), ((5, 0), (5, 3)), ((5, 3), (5, 2, 0, 2))],
+)
+def test_cka_empty_input_is_a_shape_error(a, b):
+    with pytest.raises(ShapeError, match=rf"N >= 1.*{re.escape(str(a))}.*{re.escape(str(b))}"):
+        sim.cka(np.ones(a), np.ones(b))
+    with pytest.raises(ShapeError, match="conv.*dense"):
+        sim.cka(torch.ones(a), torch.ones(b), layer_a="conv", layer_b="dense")

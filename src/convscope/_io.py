@@ -26,7 +26,7 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
-        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual mode
+        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
         with os.fdopen(fd, "wb") as handle:
             write(handle)
             handle.flush()
@@ -41,10 +41,22 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
     return path
 
 
-def _umask() -> int:
+def _read_umask() -> int:
+    """The process umask, read once at import (``os.umask`` can only read it by setting it)."""
+    try:  # Linux: read it without changing it
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_UMASK = _read_umask()
+"""The umask at import time: new files get ``0o666 & ~_UMASK``, like ``open()`` gives."""
 
 
 def write_bytes(path: str | os.PathLike, data: bytes) -> Path:
@@ -69,10 +81,35 @@ def _json_default(obj: Any) -> Any:
     raise TypeError(f"cannot write {type(obj).__name__} as JSON")
 
 
+def json_safe(obj: Any) -> Any:
+    """``obj`` with numpy values made plain and NaN/inf floats made ``None`` (JSON has neither).
+
+    Example:
+        >>> import numpy as np
+        >>> json_safe({"a": [1.0, float("nan")], "b": np.float32(2.5), "c": np.arange(2)})
+        {'a': [1.0, None], 'b': 2.5, 'c': [0, 1]}
+    """
+    import math
+
+    import numpy as np
+
+    if isinstance(obj, dict):
+        return {key: json_safe(value) for key, value in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(value) for value in obj]
+    if isinstance(obj, np.ndarray):
+        return json_safe(obj.tolist())
+    if isinstance(obj, np.generic):
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None
+    return obj
+
+
 def write_json(path: str | os.PathLike, obj: Any) -> Path:
-    """Write ``obj`` as indented JSON atomically (numpy scalars and arrays allowed)."""
+    """Write ``obj`` as indented JSON atomically; numpy values allowed, NaN/inf become null."""
     return write_text(
-        path, json.dumps(obj, indent=2, default=_json_default, allow_nan=False) + "\n"
+        path, json.dumps(json_safe(obj), indent=2, default=_json_default, allow_nan=False) + "\n"
     )
 
 

@@ -76,6 +76,13 @@ def export_onnx(
         import onnx
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise BackendMissingError("onnx", "onnx") from exc
+    from .capture import adapter_for
+
+    if isinstance(model, torch.nn.Module) and adapter_for(model).backend == "keras":
+        raise ConvscopeError(
+            "export_onnx exports torch models; this is a Keras model (on the torch backend). "
+            "Export Keras models with model.export(path, format='onnx') or tf2onnx."
+        )
     if not isinstance(model, torch.nn.Module):
         raise ConvscopeError(
             f"export_onnx exports torch models (a zoo model or run); got "
@@ -84,6 +91,10 @@ def export_onnx(
     shape = tuple(input_shape or getattr(model, "input_shape", None) or ())
     if not shape:
         raise ShapeError("pass input_shape=(C, H, W): the model does not know its input shape")
+    if not all(isinstance(d, int) and d > 0 for d in shape):
+        raise ShapeError(
+            f"input_shape must be positive whole numbers like (1, 28, 28); got {shape}"
+        )
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     dummy = torch.zeros((2, *shape), device=device)

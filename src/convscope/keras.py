@@ -36,7 +36,7 @@ class SimilarityCallback(keras.callbacks.Callback):
     :func:`convscope.metrics.similarity.mean_similarity` per image, and written into
     ``logs`` so that Keras puts them into ``history.history``:
 
-    - ``similarity``: the first tracked layer's mean over the probe images;
+    - ``similarity``: the deepest tracked layer's mean over the probe images (seed 000's number);
     - ``similarity/<layer>`` and ``similarity/<layer>/std`` for every tracked layer.
 
     The same values are kept in :attr:`history` (a dict of lists) as well.
@@ -91,7 +91,8 @@ class SimilarityCallback(keras.callbacks.Callback):
                     )
                 self.names = [convs[-1]]
             else:
-                self.names = resolve_layers(self.layers, infos)
+                order = {info.name: i for i, info in enumerate(infos)}
+                self.names = sorted(resolve_layers(self.layers, infos), key=order.__getitem__)
             self.probe = adapter.to_input(self.probe)
             self._adapter, self._model = adapter, model
         return self._adapter

@@ -167,8 +167,12 @@ def capture_iter(
     yielded may be reused views into the model's outputs: copy what you keep.
 
     Args:
-        data: an array or tensor of images; an ``(images, labels)`` pair; or an iterable
-            of batches, each an array or an ``(images, labels)`` pair (a DataLoader).
+        data: an array or tensor of images; an ``(images, labels)`` pair (a tuple, or a
+            list ``[x, y]`` whose ``y`` holds one label per image); or an iterable of
+            batches, each an array or an ``(images, labels)`` pair (a DataLoader).
+
+    Raises:
+        ConvscopeError: empty data, or labels that are not one per image.
 
     Example:
         >>> import numpy as np, convscope as cs
@@ -190,16 +194,16 @@ def capture_iter(
 
 
 def _batches(data: Any, batch_size: int) -> Iterable[tuple[Any, np.ndarray | None]]:
-    if isinstance(data, tuple) and len(data) == 2 and _is_array(data[0]):
-        images, labels = data
-        labels = np.asarray(labels)
-        if len(labels) != len(images):
-            raise ConvscopeError(
-                f"{len(images)} images but {len(labels)} labels; pass one label per image"
-            )
+    pair = _as_pair(data)
+    if pair is not None:
+        images, labels = pair
         for part in batch_slices(len(images), batch_size):
-            yield images[part], labels[part]
+            yield images[part], None if labels is None else labels[part]
     elif _is_array(data):
+        if _ndim(data) == 0 or len(data) == 0:
+            raise ConvscopeError(
+                f"the data is empty: no images to capture (got shape {tuple(data.shape)})"
+            )
         for part in batch_slices(len(data), batch_size):
             yield data[part], None
     else:
@@ -208,6 +212,62 @@ def _batches(data: Any, batch_size: int) -> Iterable[tuple[Any, np.ndarray | Non
                 yield item[0], _to_labels(item[1])
             else:
                 yield item, None
+
+
+def _as_pair(data: Any) -> tuple[Any, np.ndarray | None] | None:
+    """``(images, labels)`` when ``data`` is an ``(x, y)`` pair, else None (checked).
+
+    A tuple ``(x, y)`` whose ``x`` is an array is a pair. A list ``[x, y]`` of two arrays
+    is a pair when ``y`` has fewer axes than ``x`` (labels, not a second batch of images);
+    a list of two batches of images stays an iterable of batches. ``(x, None)`` is
+    images without labels.
+    """
+    if not isinstance(data, (tuple, list)) or len(data) != 2 or not _is_array(data[0]):
+        return None
+    images, labels = data
+    what = "(x, y)" if isinstance(data, tuple) else "[x, y]"
+    if isinstance(data, list):
+        if not _is_array(labels) or _ndim(labels) >= _ndim(images):
+            return None  # two batches of images
+        if _ndim(images) < 2:
+            raise ConvscopeError(
+                f"a list {what}: x of shape {tuple(images.shape)} is not a batch of images; "
+                "pass images as (N, C, H, W)"
+            )
+    if _ndim(images) == 0 or len(images) == 0:
+        raise ConvscopeError(
+            f"the data is empty: no images to capture (x in the {what} pair has shape "
+            f"{tuple(images.shape)})"
+        )
+    if labels is None:  # (x, None): images without labels
+        return images, None
+    try:
+        labels = _to_labels(labels)
+    except (TypeError, ValueError) as exc:
+        raise ConvscopeError(
+            f"the labels y of the {what} pair are not an array ({type(labels).__name__}: {exc}); "
+            "pass one integer label per image"
+        ) from None
+    if labels.ndim == 0:
+        raise ConvscopeError(
+            f"the labels y of the {what} pair are a scalar ({labels.item()!r}); pass one label "
+            f"per image, an array of length {len(images)}"
+        )
+    if len(labels) != len(images):
+        also = (
+            " (a list of two batches of images needs the batch axis on both)"
+            if isinstance(data, list)
+            else ""
+        )
+        raise ConvscopeError(
+            f"{len(images)} images but {len(labels)} labels in the {what} pair; pass one label "
+            f"per image{also}"
+        )
+    return images, labels
+
+
+def _ndim(array: Any) -> int:
+    return len(array.shape)
 
 
 def _is_array(obj: Any) -> bool:

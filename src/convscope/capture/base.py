@@ -42,8 +42,13 @@ def resolve_layers(selection: Selection, infos: Sequence[LayerInfo]) -> list[str
 
     A selection is a name, an index into ``infos`` (negative counts from the end), a kind
     (``"conv"``, ``"pool"``, ``"dense"``, ``"all"``...), a glob (``"conv*"``) or a list of
-    those. Every item must match something; all misses are reported together with the
-    available names.
+    those. Every item must match something; all misses (unknown names, globs that match
+    nothing, out-of-range indices, kinds the model lacks) are reported together, in one
+    :class:`~convscope.errors.UnknownNameError` that also lists the available layers.
+
+    Raises:
+        UnknownNameError: some items match nothing; ``missing`` holds them in order.
+        ConvscopeError: an empty selection, or an item that is neither a name nor an index.
 
     Example:
         >>> infos = [LayerInfo("conv2d", "conv", (32, 26, 26), 320),
@@ -60,18 +65,19 @@ def resolve_layers(selection: Selection, infos: Sequence[LayerInfo]) -> list[str
     if not items:
         raise ConvscopeError("empty layer selection; name at least one layer or a kind like 'conv'")
     chosen: list[str] = []
-    missing: list[str] = []
+    missing: list[str | int] = []
+    unknown: list[str] = []  # names and globs that match nothing
+    bad_indices: list[int] = []
+    absent_kinds: list[str] = []
     for item in items:
-        matched: list[str]
+        matched: list[str] = []
         if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
             index = int(item)
             if -len(names) <= index < len(names):
                 matched = [names[index]]
             else:
-                raise ConvscopeError(
-                    f"layer index {index} is out of range: the model has {len(names)} layers "
-                    f"(0..{len(names) - 1}): {', '.join(names)}"
-                )
+                missing.append(index)
+                bad_indices.append(index)
         elif not isinstance(item, str):
             raise ConvscopeError(f"a layer selection item must be a name or an index, got {item!r}")
         elif item in names:
@@ -81,23 +87,95 @@ def resolve_layers(selection: Selection, infos: Sequence[LayerInfo]) -> list[str
         elif item in KINDS:
             matched = [i.name for i in infos if i.kind == item]
             if not matched:
-                kinds = sorted({i.kind for i in infos})
-                raise ConvscopeError(
-                    f"the model has no layer of kind {item!r}; it has kinds: {', '.join(kinds)}"
-                )
-        elif any(ch in item for ch in "*?["):
-            matched = [n for n in names if fnmatch.fnmatchcase(n, item)]
+                missing.append(item)
+                absent_kinds.append(item)
+        else:  # a glob or a plain name
+            is_glob = any(ch in item for ch in "*?[")
+            matched = [n for n in names if fnmatch.fnmatchcase(n, item)] if is_glob else []
             if not matched:
                 missing.append(item)
-        else:
-            missing.append(item)
-            matched = []
+                unknown.append(item)
         for name in matched:
             if name not in chosen:
                 chosen.append(name)
     if missing:
-        raise UnknownNameError("layer", missing, names)
+        raise _miss_error(missing, unknown, bad_indices, absent_kinds, infos)
     return chosen
+
+
+def _miss_error(
+    missing: list[str | int],
+    unknown: list[str],
+    bad_indices: list[int],
+    absent_kinds: list[str],
+    infos: Sequence[LayerInfo],
+) -> UnknownNameError:
+    """One error that names every miss, what is valid for each, and the available layers."""
+    names = [info.name for info in infos]
+    n = len(names)
+    parts = []
+    if unknown:
+        plural = "s" if len(unknown) > 1 else ""
+        parts.append(f"unknown layer{plural} {', '.join(repr(u) for u in unknown)}")
+    if bad_indices:
+        plural = "es" if len(bad_indices) > 1 else ""
+        valid = f"valid indices are 0..{n - 1} or -{n}..-1" if n else "it has no layers"
+        parts.append(
+            f"layer index{plural} {', '.join(map(str, bad_indices))} out of range: "
+            f"the model has {n} layers, {valid}"
+        )
+    for kind in absent_kinds:
+        present = sorted({i.kind for i in infos})
+        parts.append(
+            f"the model has no layer of kind {kind!r}; it has kinds: {', '.join(present) or 'none'}"
+        )
+    error = UnknownNameError("layer", missing, names)  # type: ignore[arg-type]
+    error.args = (f"{'; '.join(parts)}; available: {', '.join(names) or 'none'}",)
+    return error
+
+
+def fits(got: tuple[int, ...], want: tuple[int | None, ...]) -> bool:
+    """Whether shape ``got`` matches ``want``, where ``None`` in ``want`` matches any size.
+
+    Example:
+        >>> fits((28, 28, 1), (None, None, 1)), fits((1, 28, 28), (28, 28, 1))
+        (True, False)
+    """
+    return len(got) == len(want) and all(
+        w is None or g == w for g, w in zip(got, want, strict=True)
+    )
+
+
+INTEGER_IMAGES_FIX = "x.astype('float32') / 255"
+
+
+def check_float_images(dtype: Any) -> None:
+    """Refuse integer images, which a float cast would leave 255 times too large.
+
+    Raises:
+        ConvscopeError: ``dtype`` is an integer type; the message names the fix.
+
+    Example:
+        >>> check_float_images(np.dtype("uint8"))
+        Traceback (most recent call last):
+        ...
+        convscope.errors.ConvscopeError: images are uint8 (0..255); convscope takes float images in [0, 1]: x.astype('float32') / 255
+    """
+    name = str(dtype).removeprefix("torch.")
+    try:
+        kind = np.dtype(name).kind
+    except TypeError:  # a dtype numpy does not know (bfloat16...): not an integer type
+        return
+    if kind in "iu":
+        if name == "uint8":
+            raise ConvscopeError(
+                f"images are uint8 (0..255); convscope takes float images in [0, 1]: "
+                f"{INTEGER_IMAGES_FIX}"
+            )
+        raise ConvscopeError(
+            f"images are {name} (integers); convscope takes float images in [0, 1]: scale "
+            f"them, e.g. {INTEGER_IMAGES_FIX} for 0..255 pixel values"
+        )
 
 
 def format_summary(

@@ -39,7 +39,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     raise BackendMissingError("keras", "keras") from exc
 
 from ..errors import ConvscopeError, FormatError, ShapeError
-from .base import Adapter, LayerInfo
+from .base import Adapter, LayerInfo, check_float_images
+from .base import fits as _fits
 
 __all__ = ["KerasAdapter", "keras_kind", "load_keras_model"]
 
@@ -288,7 +289,9 @@ class KerasAdapter(Adapter):
     def to_input(self, x: Any) -> np.ndarray:
         if hasattr(x, "detach"):  # a torch tensor
             x = x.detach().cpu().numpy()
-        array = np.asarray(x, dtype=np.float32)
+        array = np.asarray(x)
+        check_float_images(array.dtype)
+        array = array.astype(np.float32, copy=False)
         shape = self.input_shape
         if shape is None:
             return array
@@ -353,12 +356,6 @@ def _predict(model: Any, x: np.ndarray) -> list[np.ndarray]:
     outputs = model.predict_on_batch(x)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     return [np.asarray(keras.ops.convert_to_numpy(o)) for o in outputs]
-
-
-def _fits(got: tuple[int, ...], want: tuple[int | None, ...]) -> bool:
-    return len(got) == len(want) and all(
-        w is None or g == w for g, w in zip(got, want, strict=True)
-    )
 
 
 def load_keras_model(path: str | os.PathLike, *, trust: bool = False) -> Any:

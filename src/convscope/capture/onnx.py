@@ -37,7 +37,8 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     raise BackendMissingError("onnx", "onnx") from exc
 
 from ..errors import ConvscopeError, FormatError, ShapeError
-from .base import Adapter, LayerInfo
+from .base import Adapter, LayerInfo, check_float_images
+from .base import fits as _fits
 
 __all__ = ["OnnxAdapter", "OnnxModel", "load_onnx_model", "onnx_kind"]
 
@@ -381,22 +382,38 @@ class OnnxAdapter(Adapter):
     def to_input(self, x: Any) -> np.ndarray:
         if hasattr(x, "detach"):  # a torch tensor
             x = x.detach().cpu().numpy()
-        array = np.asarray(x, dtype=self.input_dtype)
+        array = np.asarray(x)
+        if np.dtype(self.input_dtype).kind == "f":  # an integer-input model takes its own
+            check_float_images(array.dtype)
+        array = array.astype(self.input_dtype, copy=False)
         shape = self.input_shape
         if shape is None:
             return array
         if array.ndim == len(shape):
             array = array[None]  # one image without its batch axis
+        if (
+            array.ndim == 4
+            and len(shape) == 3
+            and self.layout == "NHWC"
+            and not _fits(array.shape[1:], shape)
+            and _fits(array.transpose(0, 2, 3, 1).shape[1:], shape)
+        ):
+            # convscope's currency is NCHW: take it and transpose here, at the boundary
+            array = array.transpose(0, 2, 3, 1)
         if array.ndim != len(shape) + 1 or not _fits(array.shape[1:], shape):
             want = "(N, " + ", ".join("?" if d is None else str(d) for d in shape) + ")"
+            layout = self.layout
             hint = "Resize the images or pick a model whose input fits."
-            if array.ndim == 4 and len(shape) == 3:
-                if self.layout == "NCHW" and _fits(array.transpose(0, 3, 1, 2).shape[1:], shape):
-                    hint = "The images look NHWC: transpose them with x.transpose(0, 3, 1, 2)."
-                if self.layout == "NHWC" and _fits(array.transpose(0, 2, 3, 1).shape[1:], shape):
-                    hint = "The images look NCHW: transpose them with x.transpose(0, 2, 3, 1)."
+            if self.layout == "NHWC":
+                layout = "NHWC (or the same images in NCHW)"
+            elif (
+                array.ndim == 4
+                and len(shape) == 3
+                and _fits(array.transpose(0, 3, 1, 2).shape[1:], shape)
+            ):
+                hint = "The images look NHWC: transpose them with x.transpose(0, 3, 1, 2)."
             raise ShapeError(
-                f"{self.model.name} takes images of shape {want} in {self.layout}; got "
+                f"{self.model.name} takes images of shape {want} in {layout}; got "
                 f"{tuple(array.shape)}. {hint}"
             )
         return np.ascontiguousarray(array)
@@ -471,12 +488,6 @@ def _perm(node: Any) -> list[int] | None:
         if attr.name == "perm":
             return list(attr.ints)
     return None
-
-
-def _fits(got: tuple[int, ...], want: tuple[int | None, ...]) -> bool:
-    return len(got) == len(want) and all(
-        w is None or g == w for g, w in zip(got, want, strict=True)
-    )
 
 
 def _copy(proto: onnx.ModelProto) -> onnx.ModelProto:

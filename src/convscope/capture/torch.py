@@ -16,7 +16,7 @@ import torch
 from torch import nn
 
 from ..errors import ConvscopeError, ShapeError
-from .base import Adapter, LayerInfo
+from .base import Adapter, LayerInfo, check_float_images
 
 _CONV = (
     nn.Conv1d,
@@ -65,8 +65,12 @@ def module_kind(module: nn.Module) -> str:
     return "other"
 
 
-class _StopForward(Exception):
-    """Raised by a hook once every requested layer has been seen."""
+class _StopForward(BaseException):
+    """Raised by a hook once every requested layer has been seen.
+
+    A ``BaseException``, not an ``Exception``: a model whose ``forward`` wraps a child
+    call in ``try/except Exception`` must not swallow it and run on.
+    """
 
 
 class TorchAdapter(Adapter):
@@ -120,10 +124,14 @@ class TorchAdapter(Adapter):
     # -- running -------------------------------------------------------------------
     def to_input(self, x: Any) -> torch.Tensor:
         tensor = x if isinstance(x, torch.Tensor) else torch.as_tensor(np.asarray(x))
+        check_float_images(tensor.dtype)
         if tensor.dtype != torch.float32:
             tensor = tensor.float()
-        if tensor.ndim == len(self.input_shape or ()) and self.input_shape is not None:
-            tensor = tensor.unsqueeze(0)  # one image without its batch axis
+        if self.input_shape is not None:
+            if tensor.ndim == len(self.input_shape):
+                tensor = tensor.unsqueeze(0)  # one image without its batch axis
+        elif tensor.ndim == 3 and self._first_conv_is_2d():
+            tensor = tensor.unsqueeze(0)  # one (C, H, W) image: Conv2d would run unbatched
         if self.input_shape is not None and tuple(tensor.shape[1:]) != self.input_shape:
             raise ShapeError(
                 f"the model takes images of shape (N, {', '.join(map(str, self.input_shape))}) "
@@ -131,6 +139,11 @@ class TorchAdapter(Adapter):
                 "input with x.transpose(0, 3, 1, 2)."
             )
         return tensor.to(self.device)
+
+    def _first_conv_is_2d(self) -> bool:
+        """Whether the first conv-like module is 2-D (a Conv1d model takes 3-D batches)."""
+        first = next((m for m in self.model.modules() if isinstance(m, _CONV)), None)
+        return isinstance(first, (nn.Conv2d, nn.ConvTranspose2d))
 
     def run(self, x: torch.Tensor, names: list[str]) -> dict[str, np.ndarray]:
         store: dict[str, torch.Tensor] = {}

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from pathlib import Path
 from typing import Any
 
@@ -33,16 +32,25 @@ def add_model_data_args(p: argparse.ArgumentParser, split: bool = True) -> None:
         p.add_argument("--split", choices=["test", "val", "train"], default="test")
 
 
-def run_seed(spec: str | None) -> int:
+def parse_layers(text: str | None) -> str | int | list[str | int] | None:
+    """A --layer/--layers value as a layer selection: indices as ints, commas split.
+
+    Example:
+        >>> parse_layers("conv2d,2,-1"), parse_layers("conv*"), parse_layers(None)
+        (['conv2d', 2, -1], 'conv*', None)
+    """
+    if text is None:
+        return None
+    parts = [p.strip() for p in str(text).split(",") if p.strip()]
+    items: list[str | int] = [int(p) if p.lstrip("-").isdigit() else p for p in parts]
+    return items[0] if len(items) == 1 else items
+
+
+def run_seed_of(spec: str | None) -> int:
     """The seed recorded in a run folder's run.json, else 0."""
-    if spec:
-        run_file = Path(spec) / "run.json"
-        if run_file.is_file():
-            try:
-                return int(json.loads(run_file.read_text()).get("seed", 0))
-            except (ValueError, TypeError):
-                return 0
-    return 0
+    from ..train.fit import run_seed
+
+    return run_seed(spec) if spec and Path(spec).is_dir() else 0
 
 
 def load_model_and_data(args: argparse.Namespace, need_data: bool = True) -> tuple[Any, Any, Any]:
@@ -67,7 +75,7 @@ def load_model_and_data(args: argparse.Namespace, need_data: bool = True) -> tup
             f"{spec} does not say which data set it was trained on; pass --data NAME "
             "(see `convscope datasets`)"
         )
-    seed = args.seed if args.seed is not None else run_seed(spec)
+    seed = args.seed if args.seed is not None else run_seed_of(spec)
     input_shape = model_input_shape(model)
     kwargs: dict[str, Any] = {"data_dir": args.data_dir, "seed": seed}
     if input_shape is not None:

@@ -29,7 +29,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-    import torch
 
     from ..errors import ConvscopeError
     from ..export import export_onnx
@@ -40,12 +39,7 @@ def _export(args: argparse.Namespace) -> int:
         raise ConvscopeError("name a model: convscope export RUN --onnx FILE")
     if not str(args.onnx).lower().endswith(".onnx"):
         raise ConvscopeError(f"--onnx {args.onnx!r}: the file name must end in .onnx")
-    model, meta = resolve_model(spec)
-    if not isinstance(model, torch.nn.Module):
-        raise ConvscopeError(
-            f"{spec} is a {type(model).__name__}; export takes a convscope run, model file "
-            "or zoo name"
-        )
+    model, meta = resolve_model(spec, trust=getattr(args, "trust", False))
     class_names = list(meta.class_names) if meta is not None and meta.class_names else None
     dataset = meta.dataset if meta is not None else None
     path = export_onnx(model, args.onnx, opset=args.opset, class_names=class_names, dataset=dataset)

@@ -7,14 +7,13 @@ from __future__ import annotations
 import argparse
 import csv
 import io
-import math
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ..errors import ConvscopeError
-from ._common import add_model_data_args, load_model_and_data
+from ._common import add_model_data_args, load_model_and_data, parse_layers
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,7 +26,12 @@ def register(sub: argparse._SubParsersAction) -> None:
         "classes. Writes profile.csv, distance.csv, nearest.csv and ranking.png.",
     )
     add_model_data_args(p)
-    p.add_argument("--layer", default="dense", help="layer name or index (default: dense)")
+    p.add_argument(
+        "--layer",
+        default=None,
+        help="layer name or index (default: the layer feeding the output, e.g. dense for "
+        "fashion_gap as in seed 001, flatten for mnist_convnet)",
+    )
     p.add_argument(
         "--threshold", type=float, default=0.0, help="a unit fires above this (default 0)"
     )
@@ -81,16 +85,17 @@ def _out_dir(args: argparse.Namespace, default_name: str) -> Path:
     return Path(default_name)
 
 
-def _check_threshold(value: float) -> None:
-    if not math.isfinite(value):
-        raise ConvscopeError(f"--threshold must be a finite number, got {value}")
-
-
 def _classes(args: argparse.Namespace) -> int:
     from .._io import write_text
-    from ..metrics.firing import class_distance, nearest, profile
+    from ..metrics.firing import (
+        check_threshold,
+        class_distance,
+        default_layer,
+        nearest,
+        profile,
+    )
 
-    _check_threshold(args.threshold)
+    check_threshold(args.threshold)
     if args.top < 0:
         raise ConvscopeError(f"--top must be >= 0, got {args.top}")
     model, meta, data = load_model_and_data(args)
@@ -101,7 +106,7 @@ def _classes(args: argparse.Namespace) -> int:
     prof = profile(
         model,
         (x, y),
-        args.layer,
+        parse_layers(args.layer) if args.layer is not None else default_layer(model),
         threshold=args.threshold,
         reduce=args.reduce,
         batch_size=args.batch_size,
@@ -166,33 +171,22 @@ def _nearest_csv(ranks: list[list[tuple[int, float]]], names: list[str]) -> str:
 def _ranking_figure(
     dist: np.ndarray, x: np.ndarray, y: np.ndarray, names: list[str], path: Path, data_name: str
 ) -> bool:
-    try:
-        from ..render import class_ranking
-    except ImportError as exc:
-        print(f"note: ranking.png skipped: convscope.render.class_ranking is unavailable ({exc})")
-        return False
     from .._io import save_figure
+    from ..data import class_examples
+    from ..render import class_ranking
 
-    examples = np.zeros((len(names), *x.shape[1:]), dtype=np.float32)
-    for k in range(len(names)):
-        hits = np.flatnonzero(y == k)
-        if len(hits):  # a class with no image keeps a black tile
-            examples[k] = x[hits[0]]
+    examples = class_examples(x, y, len(names))  # a class with no image gets a black tile
     fig = class_ranking(dist, examples, names, title=f"nearest classes ({data_name})")
-    try:
-        save_figure(fig, path)
-    finally:
-        import matplotlib.pyplot as plt
-
-        plt.close(fig)
+    save_figure(fig, path)
     return True
 
 
 def _stats(args: argparse.Namespace) -> int:
     from .._io import write_json
+    from ..metrics.firing import check_threshold
     from ..metrics.stats import channel_stats
 
-    _check_threshold(args.threshold)
+    check_threshold(args.threshold)
     if args.similarity_samples < 0:
         raise ConvscopeError(f"--similarity-samples must be >= 0, got {args.similarity_samples}")
     model, _meta, data = load_model_and_data(args)
@@ -200,7 +194,7 @@ def _stats(args: argparse.Namespace) -> int:
     stats = channel_stats(
         model,
         x,
-        layers=args.layers,
+        layers=parse_layers(args.layers),
         threshold=args.threshold,
         batch_size=args.batch_size,
         similarity_samples=args.similarity_samples,

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._common import add_model_data_args, load_model_and_data
+from ._common import add_model_data_args, load_model_and_data, parse_layers
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -77,13 +77,15 @@ def _report(args: argparse.Namespace) -> int:
         "images": _parse_images(args.images),
         "metric": args.metric,
         "similarity_images": args.similarity_images,
-        "firing_layer": args.firing_layer,
+        "firing_layer": parse_layers(args.firing_layer),
         "split": args.split,
         "progress": True,
     }
     started = time.perf_counter()
-    if spec and Path(spec).is_dir() and not args.data:
-        report = report_for_run(spec, out=args.out, **options)
+    if spec and Path(spec).is_dir():
+        report = report_for_run(
+            spec, out=args.out, data=args.data, data_dir=args.data_dir, seed=args.seed, **options
+        )
     else:
         model, _meta, data = load_model_and_data(args)
         out = args.out or "report"

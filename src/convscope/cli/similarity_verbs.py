@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from ._common import add_model_data_args, load_model_and_data
+from ._common import add_model_data_args, load_model_and_data, parse_layers
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -59,9 +59,10 @@ def _similarity(args: argparse.Namespace) -> int:
     model, _meta, data = load_model_and_data(args)
     if args.images < 1:
         raise ConvscopeError(f"--images must be at least 1, got {args.images}")
+    selection = parse_layers(args.layer)
     names = (
-        resolve_layers(args.layer, list_layers(model))
-        if args.layer
+        resolve_layers(selection, list_layers(model))
+        if selection is not None
         else [default_tracked_layer(model)]
     )
     if len(names) != 1:
@@ -76,9 +77,11 @@ def _similarity(args: argparse.Namespace) -> int:
         sim.mean_similarity(maps, metric=args.metric, per_image=True, layer=layer)
     )
     S = sim.pairwise(maps, metric=args.metric, layer=layer)
-    ext = sim.extreme_pairs(maps, metric=args.metric, max_ratio=args.max_ratio, layer=layer)
+    ext = sim.extreme_pairs(
+        maps, metric=args.metric, max_ratio=args.max_ratio, layer=layer, similarity=S
+    )
     red_kwargs = {} if args.threshold is None else {"threshold": args.threshold}
-    red = sim.redundancy(maps, metric=args.metric, layer=layer, **red_kwargs)
+    red = sim.redundancy(maps, metric=args.metric, layer=layer, similarity=S, **red_kwargs)
 
     shape = "x".join(map(str, maps.shape[1:]))
     print(

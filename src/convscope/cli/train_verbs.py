@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import json
 import logging
 import re
 import sys
@@ -100,21 +99,13 @@ class _PrintEpochs:
         _say("  ".join(parts))
 
 
-def _read_run(folder: Path) -> dict[str, Any]:
-    path = folder / "run.json"
-    if not path.exists():
-        return {}
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise FormatError(f"{path} is not readable JSON: {exc}") from None
-
-
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     """Explicit options, else (with --resume) the run's recorded ones, else the defaults."""
+    from ..train import read_run
+
     recorded: dict[str, Any] = {}
     if args.resume and args.out:
-        run = _read_run(Path(args.out))
+        run = read_run(Path(args.out))
         recorded = dict(run.get("options") or {})
         if run.get("model", {}).get("arch"):
             recorded["model"] = run["model"]["arch"]
@@ -140,7 +131,7 @@ def _load_data(name: str, seed: int, data_dir: str | None, input_shape: Any) -> 
 def _train(args: argparse.Namespace) -> int:
     from .. import data as data_mod
     from ..models import ZOO, build
-    from ..train import evaluate, fit
+    from ..train import evaluate, fit, read_run
 
     opts = _options(args)
     if args.resume and not args.out:
@@ -195,7 +186,7 @@ def _train(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         raise
-    run = _read_run(out)
+    run = read_run(out)
     if run.get("status") == "stopped early":
         _say(f"Stopped early after epoch {len(history)} (patience {opts['patience']}).")
     ev = evaluate(model, data.x_test, data.y_test, data.class_names)
@@ -212,17 +203,16 @@ def _train(args: argparse.Namespace) -> int:
 
 def _evaluate(args: argparse.Namespace) -> int:
     from ..models import load_model
-    from ..train import evaluate
+    from ..train import evaluate, run_seed
 
     folder = Path(args.run)
     model, meta = load_model(folder)
-    run = _read_run(folder) if folder.is_dir() else {}
     if not meta.dataset:
         raise FormatError(
             f"{args.run} does not record the data set it was trained on; evaluate it in "
             "Python with convscope.train.evaluate(model, x, y)"
         )
-    seed = int((run.get("options") or {}).get("seed", run.get("seed", 0)) or 0)
+    seed = run_seed(folder) if folder.is_dir() else 0
     data = _load_data(meta.dataset, seed, args.data_dir, tuple(meta.input_shape))
     x, y = (data.x_test, data.y_test) if args.split == "test" else (data.x_val, data.y_val)
     names = meta.class_names or data.class_names

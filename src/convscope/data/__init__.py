@@ -24,6 +24,7 @@ from ._dataset import (
     DataWarning,
     check_fits,
     check_fractions,
+    class_examples,
     normalize_input_shape,
     stratified_split,
 )
@@ -198,6 +199,7 @@ __all__ = [
     "available",
     "cache_dir",
     "check_fits",
+    "class_examples",
     "image_shape",
     "is_cached",
     "is_offline_available",

@@ -6,12 +6,16 @@ A metric is an object with three steps (template method):
   per-call state the metric needs (normalised maps, unit vectors, ...);
 * :meth:`SimilarityMetric.bytes_per_pair` says how many bytes of scratch one channel pair of
   one image costs, so the driver can size its tiles;
+* :meth:`SimilarityMetric.state_bytes_per_cell` says how many bytes the prepared state holds
+  per input cell (image x channel x feature), so the driver can prepare the images in chunks;
 * :meth:`SimilarityMetric.block` returns the ``(n, b, c)`` similarities of a tile of images x
   rows x columns.
 
 :func:`iter_blocks` walks the upper triangle (``j >= i``) of the ``C x C`` matrix in tiles
 whose scratch stays under both a cache-friendly working size and the caller's ``max_bytes``;
-:func:`pair_matrix` and :func:`pair_means` are the two consumers.
+:func:`iter_chunks` prepares the images a chunk at a time so that the prepared state stays under
+``max_bytes`` too, and :func:`iter_all_blocks` combines the two into the blocks an unchunked run
+would see; :func:`pair_matrix` and :func:`pair_means` are the two consumers.
 """
 
 from __future__ import annotations
@@ -26,7 +30,7 @@ import numpy as np
 import torch
 
 from .._batching import batch_slices
-from ..errors import UnknownNameError
+from ..errors import ConvscopeError, UnknownNameError
 
 DEFAULT_MAX_BYTES = 256 * 2**20
 """Default scratch-memory budget of one tile (256 MiB)."""
@@ -86,14 +90,32 @@ class SimilarityMetric(ABC):
     def block(self, data: Prepared, images: slice, rows: slice, cols: slice) -> torch.Tensor:
         """Similarities of a tile, shape ``(n_images, n_rows, n_cols)``, float64."""
 
+    def state_bytes_per_cell(self, data: Prepared) -> int:
+        """Bytes :meth:`prepare` holds per input cell (image x channel x feature).
+
+        A positive value declares that :meth:`prepare` works image by image (the state of
+        one image does not depend on the others), so the driver may prepare the images in
+        chunks whose state stays within ``max_bytes``. The default, 0, prepares all the
+        images at once (safe for a metric whose state mixes images).
+        """
+        return 0
+
 
 _REGISTRY: dict[str, SimilarityMetric] = {}
 
 
 def register(metric: SimilarityMetric) -> SimilarityMetric:
     """Add ``metric`` to the registry under ``metric.name`` (replacing one of that name)."""
-    if not metric.name:
-        raise ValueError("a similarity metric needs a non-empty name")
+    if not isinstance(metric, SimilarityMetric):
+        raise ConvscopeError(
+            f"register needs a SimilarityMetric instance, got {type(metric).__name__}; "
+            "subclass convscope.metrics.similarity.SimilarityMetric and register an instance"
+        )
+    if not isinstance(metric.name, str) or not metric.name:
+        raise ConvscopeError(
+            f"a similarity metric needs a non-empty string name: set the class attribute "
+            f"`name` of {type(metric).__name__} (got {metric.name!r})"
+        )
     _REGISTRY[metric.name] = metric
     return metric
 
@@ -109,10 +131,17 @@ def get_metric(name: str | SimilarityMetric) -> SimilarityMetric:
 
 
 def metric_names() -> list[str]:
+    """Registered metric names, sorted."""
     return sorted(_REGISTRY)
 
 
 # --------------------------------------------------------------------------- driver
+
+
+def _pairs_per_block(metric: SimilarityMetric, data: Prepared, max_bytes: int) -> int:
+    per_pair = max(1, metric.bytes_per_pair(data))
+    budget = max(per_pair, min(int(max_bytes), metric.block_bytes))
+    return max(1, budget // per_pair)
 
 
 def iter_blocks(
@@ -120,17 +149,16 @@ def iter_blocks(
 ) -> Iterator[tuple[slice, slice, slice, torch.Tensor]]:
     """Yield ``(images, rows, cols, values)`` blocks covering every pair ``j >= i``.
 
-    A block holds at most ``min(max_bytes, metric.block_bytes) // bytes_per_pair`` pairs
-    (at least one). Small matrices go whole, several images at a time; otherwise each image
-    is cut into strips of rows ``[r0, r1)`` x columns ``[r0, C)`` (the upper triangle),
-    columns split further when one row is too wide. Blocks touching the diagonal also hold
-    some pairs ``j < i``, whose values are unspecified: consumers mask them.
+    ``data`` must be prepared (``data.state`` set). A block holds at most
+    ``min(max_bytes, metric.block_bytes) // bytes_per_pair`` pairs (at least one). Small
+    matrices go whole, several images at a time; otherwise each image is cut into strips of
+    rows ``[r0, r1)`` x columns ``[r0, C)`` (the upper triangle), columns split further when
+    one row is too wide. Blocks touching the diagonal also hold some pairs ``j < i``, whose
+    values are unspecified: consumers mask them.
     """
     data.max_bytes = int(max_bytes)
     n, c = data.n, data.c
-    per_pair = max(1, metric.bytes_per_pair(data))
-    budget = max(per_pair, min(int(max_bytes), metric.block_bytes))
-    pairs = max(1, budget // per_pair)
+    pairs = _pairs_per_block(metric, data, max_bytes)
     if pairs >= c * c:  # whole matrices, several images at a time
         for images in batch_slices(n, max(1, min(n, pairs // (c * c)))):
             everything = slice(0, c)
@@ -149,11 +177,96 @@ def iter_blocks(
             r0 = r1
 
 
+def _image_step(metric: SimilarityMetric, data: Prepared, max_bytes: int) -> int:
+    """Images per block of :func:`iter_blocks` on all of ``data`` (1 for strips)."""
+    pairs, cc = _pairs_per_block(metric, data, max_bytes), data.c * data.c
+    return max(1, min(data.n, pairs // cc)) if pairs >= cc else 1
+
+
+def chunk_size(metric: SimilarityMetric, data: Prepared, max_bytes: int) -> int:
+    """Images prepared at a time so that their prepared state stays within ``max_bytes``.
+
+    At least one image (one image's state is not split); all of them for a metric whose
+    :meth:`~SimilarityMetric.state_bytes_per_cell` is 0. When the budget holds a whole block
+    of images, the size is a multiple of the images per block of :func:`iter_blocks`.
+    """
+    n = data.n
+    per_image = metric.state_bytes_per_cell(data) * data.c * data.f
+    if per_image <= 0 or n <= 1:
+        return max(1, n)
+    size = max(1, int(max_bytes) // per_image)
+    if size >= n:
+        return n
+    step = _image_step(metric, data, max_bytes)
+    return size - size % step if size >= step else size
+
+
+def iter_chunks(
+    metric: SimilarityMetric, data: Prepared, max_bytes: int
+) -> Iterator[tuple[slice, Prepared]]:
+    """Yield ``(images, part)``: the images of ``data`` in order, prepared a chunk at a time.
+
+    ``data`` is the validated, unprepared input; each ``part`` holds the images ``images``
+    with ``part.state`` set by ``metric.prepare``. A chunk's state is released (``part.state``
+    set to ``None``) before the next chunk is prepared, so one chunk's state is alive at a time.
+    """
+    for images in batch_slices(data.n, chunk_size(metric, data, max_bytes)):
+        part = Prepared(x=data.x[images], spatial_shape=data.spatial_shape, max_bytes=max_bytes)
+        part.state = metric.prepare(part)
+        yield images, part
+        part.state = None
+
+
+def iter_all_blocks(
+    metric: SimilarityMetric, data: Prepared, max_bytes: int
+) -> Iterator[tuple[slice, slice, slice, torch.Tensor]]:
+    """:func:`iter_blocks` over all images of the unprepared ``data``, prepared in chunks.
+
+    Yields the blocks (same slices, images counted over all of ``data``, same values) that
+    :func:`iter_blocks` yields on ``data`` prepared at once, so the consumers' float sums are
+    bit-identical whatever the chunking; only one chunk's state (:func:`chunk_size`) is alive
+    at a time. When one block's images do not fit the state budget, the block's values
+    (``images x C x C`` float64, within the tile budget) are assembled from several chunks.
+    """
+    n, c = data.n, data.c
+    step = _image_step(metric, data, max_bytes)
+    size = chunk_size(metric, data, max_bytes)
+    if size >= n or size % step == 0:  # chunks hold whole blocks
+        for chunk, part in iter_chunks(metric, data, max_bytes):
+            for images, rows, cols, values in iter_blocks(metric, part, max_bytes):
+                yield (
+                    slice(chunk.start + images.start, chunk.start + images.stop),
+                    rows,
+                    cols,
+                    values,
+                )
+        return
+    everything = slice(0, c)  # whole matrices, `step` images per block, `size` < `step`
+    blocks = batch_slices(n, step)
+    block = next(blocks)
+    buf: torch.Tensor | None = None
+    filled = 0
+    for _chunk, part in iter_chunks(metric, data, max_bytes):
+        for _images, _rows, _cols, values in iter_blocks(metric, part, max_bytes):
+            done = 0
+            while done < values.shape[0]:
+                width = block.stop - block.start
+                if buf is None:
+                    buf = torch.empty((width, c, c), dtype=values.dtype, device=values.device)
+                take = min(values.shape[0] - done, width - filled)
+                buf[filled : filled + take] = values[done : done + take]
+                filled, done = filled + take, done + take
+                if filled == width:
+                    yield block, everything, everything, buf
+                    buf, filled = None, 0
+                    block = next(blocks, block)
+
+
 def pair_matrix(metric: SimilarityMetric, data: Prepared, max_bytes: int) -> torch.Tensor:
-    """The ``(C, C)`` similarity matrix, averaged over the images, float64."""
+    """The ``(C, C)`` similarity matrix of the unprepared ``data``, mean over images, float64."""
     c = data.c
     total = torch.zeros((c, c), dtype=torch.float64, device=data.x.device)
-    for _images, rows, cols, values in iter_blocks(metric, data, max_bytes):
+    for _images, rows, cols, values in iter_all_blocks(metric, data, max_bytes):
         total[rows, cols] += values.sum(dim=0)
     total /= data.n
     upper = torch.triu(total)
@@ -161,11 +274,13 @@ def pair_matrix(metric: SimilarityMetric, data: Prepared, max_bytes: int) -> tor
 
 
 def pair_means(metric: SimilarityMetric, data: Prepared, max_bytes: int) -> torch.Tensor:
-    """Per image, the mean similarity over the pairs ``i < j``: shape ``(N,)``, float64."""
+    """Per image of the unprepared ``data``, the mean similarity over the pairs ``i < j``.
+
+    Shape ``(N,)``, float64.
+    """
     c = data.c
-    device = data.x.device
-    sums = torch.zeros(data.n, dtype=torch.float64, device=device)
-    for images, rows, cols, values in iter_blocks(metric, data, max_bytes):
+    sums = torch.zeros(data.n, dtype=torch.float64, device=data.x.device)
+    for images, rows, cols, values in iter_all_blocks(metric, data, max_bytes):
         if cols.start < rows.stop:  # touches the diagonal: keep column > row only
             values = torch.triu(values, diagonal=rows.start - cols.start + 1)
         sums[images] += values.sum(dim=(1, 2))
@@ -235,6 +350,10 @@ class MultiplyMetric(SimilarityMetric):
         # per pair kept for a whole block: mean (8), band (2 x item), counts (8), values (8)
         return 8 + 2 * data.x.element_size() + 8 + 8 + 8
 
+    def state_bytes_per_cell(self, data: Prepared) -> int:
+        # norm and norm_t (item each), norm64 (8), order (int64, 8), zero mask + sort key (2)
+        return 2 * data.x.element_size() + 8 + 8 + 2
+
     def block(self, data: Prepared, images: slice, rows: slice, cols: slice) -> torch.Tensor:
         st = data.state
         f = data.f
@@ -288,11 +407,9 @@ class MultiplyMetric(SimilarityMetric):
                     torch.addcmul(hb[..., c0:c1], at, bt, value=-1, out=out)
                     bits = out.view(int_dtype).bitwise_right_shift_(shift)  # -1 / 0
                     torch.sum(bits, dim=dim, dtype=torch.int32, out=counts[k, r0:r1, :, c0:c1])
-        counts = counts.view(n, b, 2, c)
         values = counts[:, :, 0].to(torch.float64).div_(-f)
-        unsure = torch.sub(
-            counts[:, :, 0], counts[:, :, 1]
-        )  # non-zero: a cell inside the band, a near tie
+        # non-zero: a cell inside the band, a near tie
+        unsure = torch.sub(counts[:, :, 0], counts[:, :, 1])
         if st["tiny"]:
             unsure[(mean > 0) & (mean < 1e-30)] = 1  # a band so small it may underflow
         if bool(unsure.any()):
@@ -344,6 +461,10 @@ class _UnitVectorMetric(SimilarityMetric):
 
     def bytes_per_pair(self, data: Prepared) -> int:
         return 16
+
+    def state_bytes_per_cell(self, data: Prepared) -> int:
+        # z (float64, 8) and the float64 copy / centred copy it is made from (8 + 8)
+        return 24
 
     def block(self, data: Prepared, images: slice, rows: slice, cols: slice) -> torch.Tensor:
         z = data.state

@@ -80,6 +80,31 @@ def check_threshold(threshold: Any) -> float:
     return float(threshold)
 
 
+def default_layer(model: Any) -> str:
+    """The layer seed 001 profiles: the one that feeds the output layer.
+
+    Dropout and activation layers are skipped (they repeat their input), so this is
+    ``dense`` for fashion_gap (32 units, as in seed 001) and ``flatten`` for
+    mnist_convnet (1,600 units). A conv map almost always has some cell above 0, so
+    whole-map layers would make every rate 1; dense or flattened units fire sparsely.
+
+    Raises:
+        ConvscopeError: the model has no layer before its output.
+
+    Example:
+        >>> import convscope as cs
+        >>> default_layer(cs.models.build("fashion_gap")), default_layer(cs.models.build("mnist_convnet"))
+        ('dense', 'flatten')
+    """
+    from ..capture import layers
+
+    leaves = [i for i in layers(model) if i.kind != "block"]
+    before = [i for i in leaves[:-1] if i.kind not in ("dropout", "activation")]
+    if not before:
+        raise ConvscopeError("the model has no layer before its output to profile; name a layer")
+    return before[-1].name
+
+
 def _check_reduce(reduce: str) -> str:
     if reduce not in REDUCES:
         raise UnknownNameError("reduce", [str(reduce)], REDUCES)
@@ -603,11 +628,15 @@ def nearest(
     return rows
 
 
-def cluster_order(distance: np.ndarray) -> list[int]:
-    """Order classes by average-linkage hierarchical clustering (for plotting).
+def cluster_order(
+    distance: np.ndarray, method: str = "average", optimal_ordering: bool | None = None
+) -> list[int]:
+    """Order items (classes, channels) by hierarchical clustering, alike ones adjacent.
 
     Args:
         distance: a (K, K) distance matrix (made symmetric, diagonal set to 0).
+        method: scipy linkage method (default average linkage).
+        optimal_ordering: reorder leaves so neighbours are most alike (default: K <= 256).
 
     Returns:
         The class indices in dendrogram leaf order.
@@ -630,5 +659,7 @@ def cluster_order(distance: np.ndarray) -> list[int]:
         return list(range(n))
     dist = np.maximum((dist + dist.T) / 2.0, 0.0)
     np.fill_diagonal(dist, 0.0)
-    tree = linkage(squareform(dist, checks=False), method="average")
+    if optimal_ordering is None:  # neighbours most alike; costly beyond a few hundred
+        optimal_ordering = n <= 256
+    tree = linkage(squareform(dist, checks=False), method=method, optimal_ordering=optimal_ordering)
     return [int(i) for i in leaves_list(tree)]

@@ -25,8 +25,11 @@ Metrics (see :func:`available_metrics`):
     Pearson correlation of the flattened maps; a constant map correlates 0 with everything.
 
 Every function takes ``layer`` (used in error messages), ``device`` (``None``: the tensor's
-own device; numpy arrays go to the CPU) and ``max_bytes`` (scratch budget of one tile; no
-``C x C x H x W`` tensor is ever built beyond it).
+own device; numpy arrays go to the CPU) and ``max_bytes`` (scratch budget of one tile, and of
+the per-image state prepared from ``(N, C, H, W)`` maps, which is built a chunk of images at a
+time; no ``C x C x H x W`` tensor is ever built beyond it). :func:`extreme_pairs` and
+:func:`redundancy` also take ``similarity=``, a matrix :func:`pairwise` already computed, so a
+caller that needs the matrix, the extreme pairs and the groups computes the matrix once.
 
 Example:
     >>> import numpy as np
@@ -89,7 +92,12 @@ Device = str | torch.device | None
 
 
 class Pair(NamedTuple):
-    """A channel pair ``i < j`` and its similarity."""
+    """A channel pair ``i < j`` and its similarity.
+
+    Example:
+        >>> Pair(0, 3, 0.5).j
+        3
+    """
 
     i: int
     j: int
@@ -106,6 +114,10 @@ class ExtremePairs:
             positive and within ``max_ratio`` of each other; ``None`` when no pair qualifies.
         metric: the metric used.
         max_ratio: the peak ratio bound used for ``least``.
+
+    Example:
+        >>> ExtremePairs(Pair(0, 1, 0.4), None, "multiply", 3.0).least is None
+        True
     """
 
     most: Pair
@@ -132,6 +144,13 @@ class Redundancy:
         threshold: similarity threshold used.
         metric: metric used.
         similarity: the ``(C, C)`` similarity matrix the groups were cut from.
+
+    Example:
+        >>> import numpy as np
+        >>> maps = np.random.default_rng(0).random((4, 5, 5))
+        >>> r = redundancy(maps, "cosine", threshold=0.0)  # every pair groups
+        >>> r.groups, r.n_distinct
+        ([[0, 1, 2, 3]], 1)
     """
 
     groups: list[list[int]]
@@ -145,7 +164,14 @@ class Redundancy:
 
     @property
     def redundant_fraction(self) -> float:
-        """Fraction of channels that merge away: ``1 - n_distinct / n_channels``."""
+        """Fraction of channels that merge away: ``1 - n_distinct / n_channels``.
+
+        Example:
+            >>> import numpy as np
+            >>> eye = np.eye(4).reshape(4, 2, 2)  # four orthogonal maps: nothing merges
+            >>> redundancy(eye, "cosine").redundant_fraction
+            0.0
+        """
         return 1.0 - self.n_distinct / self.n_channels
 
 
@@ -168,12 +194,17 @@ def register_metric(metric: SimilarityMetric) -> SimilarityMetric:
     Subclass :class:`SimilarityMetric` and implement ``prepare``, ``bytes_per_pair`` and
     ``block``; the chunked driver does the rest.
 
+    Raises:
+        ConvscopeError: ``metric`` is not a :class:`SimilarityMetric` or has no name.
+
     Example:
         >>> class Dot(CosineMetric):
         ...     name = "dot_unit"
         >>> _ = register_metric(Dot())
         >>> "dot_unit" in available_metrics()
         True
+        >>> from convscope.metrics import _sim_core
+        >>> del _sim_core._REGISTRY["dot_unit"]  # keep the registry as it was
     """
     return register(metric)
 
@@ -232,9 +263,10 @@ def _check_finite(t: torch.Tensor, layer: str | None) -> None:
         )
 
 
-def _prepare(
+def _validate(
     maps: ArrayLike, metric: SimilarityMetric, layer: str | None, device: Device
 ) -> Prepared:
+    """Check ``maps`` and view them as ``(N, C, F)``; the driver prepares the metric state."""
     t = _to_tensor(maps, layer, device)
     shape = tuple(t.shape)
     if t.ndim == 2:
@@ -267,15 +299,47 @@ def _prepare(
             "or dense outputs (N, units)"
         )
     _check_finite(x, layer)
-    data = Prepared(x=x.contiguous(), spatial_shape=spatial)
-    data.state = metric.prepare(data)
-    return data
+    return Prepared(x=x.contiguous(), spatial_shape=spatial)
 
 
 def _check_budget(max_bytes: int) -> int:
     if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1:
         raise ConvscopeError(f"max_bytes must be a positive integer, got {max_bytes!r}")
     return max_bytes
+
+
+def _check_similarity(similarity: object, c: int, layer: str | None) -> np.ndarray:
+    """A caller's precomputed ``(C, C)`` matrix as a float64 copy, or a ConvscopeError."""
+    if isinstance(similarity, torch.Tensor):
+        similarity = similarity.detach().cpu().numpy()
+    arr = np.asarray(similarity)
+    if arr.shape != (c, c):
+        raise ShapeError(
+            f"similarity has shape {arr.shape}, but {_what(layer)} has {c} channels: pass the "
+            f"({c}, {c}) matrix that pairwise returns for the same maps and metric"
+        )
+    if not (np.issubdtype(arr.dtype, np.floating) or np.issubdtype(arr.dtype, np.integer)):
+        raise ConvscopeError(f"similarity must be a real-valued array, got dtype {arr.dtype}")
+    out = np.array(arr, dtype=np.float64)
+    if not np.isfinite(out).all():
+        raise ConvscopeError("similarity contains NaN or Inf values; pass pairwise's matrix")
+    return out
+
+
+def _matrix(
+    maps: ArrayLike,
+    metric: SimilarityMetric,
+    similarity: object,
+    layer: str | None,
+    device: Device,
+    max_bytes: int,
+) -> np.ndarray:
+    """The caller's checked ``similarity``, or :func:`pairwise` of ``maps`` when it is None."""
+    if similarity is None:
+        return pairwise(maps, metric, layer=layer, device=device, max_bytes=max_bytes)
+    _check_budget(max_bytes)
+    data = _validate(maps, metric, layer, None)  # the same input errors as pairwise
+    return _check_similarity(similarity, data.c, layer)
 
 
 # --------------------------------------------------------------------------- public API
@@ -298,14 +362,16 @@ def pairwise(
         metric: ``"multiply"`` (seed 000), ``"cosine"``, ``"pearson"`` or a registered name.
         layer: layer name used in error messages.
         device: torch device to compute on; ``None`` keeps a tensor's device (numpy: CPU).
-        max_bytes: scratch budget of one tile in bytes.
+        max_bytes: scratch budget in bytes of one tile, and of the metric state prepared for
+            a chunk of images (at least one image is prepared at a time).
 
     Returns:
         symmetric float64 ``(C, C)`` array; the diagonal is the metric applied to (i, i).
 
     Raises:
         UnknownNameError: unknown metric.
-        ShapeError: wrong number of dimensions or an empty dimension.
+        ShapeError: wrong number of dimensions or an empty dimension (``N = 0``,
+            ``H * W = 0``).
         ConvscopeError: NaN/Inf values, fewer than two channels, ``multiply`` on dense input.
 
     Example:
@@ -318,7 +384,7 @@ def pairwise(
                [0.  , 0.  , 0.25]])
     """
     m = get_metric(metric)
-    data = _prepare(maps, m, layer, device)
+    data = _validate(maps, m, layer, device)
     return pair_matrix(m, data, _check_budget(max_bytes)).cpu().numpy()
 
 
@@ -356,7 +422,7 @@ def mean_similarity(
         (5,)
     """
     m = get_metric(metric)
-    data = _prepare(maps, m, layer, device)
+    data = _validate(maps, m, layer, device)
     if per_image and len(data.spatial_shape) != 2:
         raise ConvscopeError(
             f"per_image needs conv maps (N, C, H, W); {_what(layer)} is dense (N, units), "
@@ -385,6 +451,7 @@ def extreme_pairs(
     layer: str | None = None,
     device: Device = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    similarity: np.ndarray | None = None,
 ) -> ExtremePairs:
     """The most similar channel pair, and the least similar pair of comparable strength.
 
@@ -395,12 +462,21 @@ def extreme_pairs(
     peak is not positive are excluded from ``least`` (the seed's ratio is then NaN or
     negative); when no pair qualifies ``least`` is ``None``.
 
+    With ``(N, C, H, W)`` input the pairs are searched in the mean matrix over the images
+    (what :func:`pairwise` returns), not image by image.
+
     Args:
         maps, metric, layer, device, max_bytes: see :func:`pairwise`.
         max_ratio: peak ratio bound for ``least`` (seed 000: 3).
+        similarity: the ``(C, C)`` matrix ``pairwise(maps, metric)`` already returned, to
+            skip computing it again (``maps`` still give the peaks); ``None`` computes it.
 
     Returns:
         :class:`ExtremePairs` with ``most`` and ``least`` as ``(i, j, value)`` tuples.
+
+    Raises:
+        ShapeError: as :func:`pairwise`; ``similarity`` is not ``(C, C)``.
+        ConvscopeError: as :func:`pairwise`; ``max_ratio`` not positive.
 
     Example:
         >>> import numpy as np
@@ -409,11 +485,13 @@ def extreme_pairs(
         >>> ep = extreme_pairs(maps)
         >>> ep.most, ep.least
         (Pair(i=0, j=1, value=0.25), Pair(i=0, j=2, value=0.0))
+        >>> extreme_pairs(maps, similarity=pairwise(maps)) == ep  # the matrix computed once
+        True
     """
     m = get_metric(metric)
     if not (isinstance(max_ratio, (int, float)) and max_ratio > 0):
         raise ConvscopeError(f"max_ratio must be a positive number, got {max_ratio!r}")
-    sim = pairwise(maps, m, layer=layer, device=device, max_bytes=max_bytes)
+    sim = _matrix(maps, m, similarity, layer, device, max_bytes)
     c = sim.shape[0]
     iu, ju = np.triu_indices(c, k=1)
     values = sim[iu, ju]
@@ -451,6 +529,7 @@ def redundancy(
     layer: str | None = None,
     device: Device = None,
     max_bytes: int = DEFAULT_MAX_BYTES,
+    similarity: np.ndarray | None = None,
 ) -> Redundancy:
     """Groups of mutually similar channels, and how many distinct maps a layer really has.
 
@@ -461,10 +540,16 @@ def redundancy(
         maps, metric, layer, device, max_bytes: see :func:`pairwise`.
         threshold: similarity at or above which channels group; ``None`` uses
             :func:`default_threshold` (multiply 0.4, cosine 0.9, pearson 0.8).
+        similarity: the ``(C, C)`` matrix ``pairwise(maps, metric)`` already returned, to
+            skip computing it again; ``None`` computes it.
 
     Returns:
         :class:`Redundancy`: ``groups`` (size >= 2), ``n_distinct`` (clusters including
         singletons) and ``effective_rank`` (entropy effective rank of S).
+
+    Raises:
+        ShapeError: as :func:`pairwise`; ``similarity`` is not ``(C, C)``.
+        ConvscopeError: as :func:`pairwise`; a threshold that is not finite.
 
     Example:
         >>> import numpy as np
@@ -473,6 +558,9 @@ def redundancy(
         >>> r = redundancy(maps, "pearson")
         >>> r.groups, r.n_distinct
         ([[0, 3]], 3)
+        >>> S = pairwise(maps, "pearson")  # computed once, reused
+        >>> redundancy(maps, "pearson", similarity=S).groups
+        [[0, 3]]
     """
     from scipy.cluster.hierarchy import fcluster, linkage
     from scipy.spatial.distance import squareform
@@ -481,7 +569,7 @@ def redundancy(
     thr = float(m.default_threshold if threshold is None else threshold)
     if not math.isfinite(thr):
         raise ConvscopeError(f"threshold must be a finite number, got {threshold!r}")
-    sim = pairwise(maps, m, layer=layer, device=device, max_bytes=max_bytes)
+    sim = _matrix(maps, m, similarity, layer, device, max_bytes)
     c = sim.shape[0]
     dist = np.clip(1.0 - sim, 0.0, None)
     dist = (dist + dist.T) / 2.0
@@ -516,7 +604,7 @@ def _flat_samples(x: ArrayLike, layer: str | None, device: Device) -> torch.Tens
             "sample axis, (N, features...)"
         )
     _check_finite(t, layer)
-    return t.reshape(t.shape[0], -1).double()
+    return t.reshape(t.shape[0], math.prod(t.shape[1:])).double()  # N = 0 safe
 
 
 def cka(
@@ -544,7 +632,8 @@ def cka(
         a float in ``[0, 1]``; ``0.0`` when either side is entirely constant.
 
     Raises:
-        ShapeError: the sample counts differ (both shapes named) or an input is 1-D.
+        ShapeError: the sample counts differ, there are no samples (``N = 0``) or no features
+            (both shapes named), or an input is 1-D.
         ConvscopeError: NaN or Inf values.
 
     Example:
@@ -553,15 +642,20 @@ def cka(
         >>> round(cka(x, 3 * x), 6)
         1.0
     """
-    x = _flat_samples(a, layer_a or "a", device)
-    y = _flat_samples(b, layer_b or "b", device)
+    name_a, name_b = layer_a or "a", layer_b or "b"
+    x = _flat_samples(a, name_a, device)
+    y = _flat_samples(b, name_b, device)
+    shape_a = tuple(a.shape) if isinstance(a, torch.Tensor) else np.shape(a)
+    shape_b = tuple(b.shape) if isinstance(b, torch.Tensor) else np.shape(b)
     if x.shape[0] != y.shape[0]:
         raise ShapeError(
-            f"cka needs the same samples on both sides: {layer_a or 'a'} has shape "
-            f"{tuple(torch.as_tensor(a).shape) if isinstance(a, torch.Tensor) else np.shape(a)} "
-            f"({x.shape[0]} samples), {layer_b or 'b'} has shape "
-            f"{tuple(torch.as_tensor(b).shape) if isinstance(b, torch.Tensor) else np.shape(b)} "
-            f"({y.shape[0]} samples)"
+            f"cka needs the same samples on both sides: {name_a} has shape {shape_a} "
+            f"({x.shape[0]} samples), {name_b} has shape {shape_b} ({y.shape[0]} samples)"
+        )
+    if x.shape[0] < 1 or x.shape[1] < 1 or y.shape[1] < 1:
+        raise ShapeError(
+            f"cka needs N >= 1 samples and at least one feature on each side: {name_a} has "
+            f"shape {shape_a}, {name_b} has shape {shape_b}"
         )
     if y.device != x.device:
         y = y.to(x.device)

@@ -142,6 +142,13 @@ def predictions_grid(
     k = num_classes or (
         len(class_names) if class_names is not None else int(max(p.max(), y.max())) + 1
     )
+    top = int(max(p.max(), y.max())) if n else -1
+    if top >= k or (n and int(min(p.min(), y.min())) < 0):
+        raise ShapeError(
+            f"predictions and labels must be class indices 0..{k - 1} for {k} classes; "
+            f"got values from {int(min(p.min(), y.min()))} to {top}. Pass class_names (or "
+            "num_classes) covering every class."
+        )
     names = _names(class_names, k)
     cells = np.empty((k * per_class, h, w, 3), np.uint8)
     cells[...] = _fig.EMPTY_RGB
@@ -292,19 +299,11 @@ def cluster_order(S: Any, method: str = "average") -> np.ndarray:
         >>> abs(o.index(0) - o.index(3))
         1
     """
-    from scipy.cluster.hierarchy import leaves_list, linkage
-    from scipy.spatial.distance import squareform
+    from ..metrics.firing import cluster_order as order_of_distances
 
     s = _square(S, "S")
-    c = s.shape[0]
-    if c < 3:
-        return np.arange(c)
     s = (s + s.T) / 2
-    dist = s.max() - s
-    np.fill_diagonal(dist, 0.0)
-    dist = np.clip(dist, 0.0, None)
-    z = linkage(squareform(dist, checks=False), method=method, optimal_ordering=c <= 256)
-    return leaves_list(z).astype(np.int64)
+    return np.asarray(order_of_distances(s.max() - s, method=method), dtype=np.int64)
 
 
 def similarity_matrix(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import json
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -14,7 +13,7 @@ import numpy as np
 
 from .. import __version__
 from .._io import save_figure, write_json, write_text
-from ..errors import ConvscopeError
+from ..errors import ConvscopeError, UnknownNameError
 from . import html as H
 
 log = logging.getLogger("convscope")
@@ -64,6 +63,7 @@ class _Context:
     firing_layer: str | None
     title: str
     infos: list = field(default_factory=list)
+    backend: str = "torch"
     predictions: Any = None
     metrics: dict[str, Any] = field(default_factory=dict)
     figures: dict[str, str] = field(default_factory=dict)
@@ -73,7 +73,6 @@ class _Context:
         """Save a figure under figures/, remember it, close it and return its <figure> HTML."""
         rel = f"{FIGURES}/{_slug(key)}.png"
         save_figure(fig, self.out / rel, dpi=100)
-        _close(fig)
         self.figures[key] = rel
         return H.figure(rel, caption)
 
@@ -142,8 +141,19 @@ def build_report(
         >>> import convscope as cs  # doctest: +SKIP
         >>> cs.report.build_report(model, cs.data.load("mnist5k"), "out").index
     """
-    from ..capture import layers
+    from ..capture import adapter_for, layers, resolve_layers
+    from ..metrics.similarity import available_metrics
 
+    if metric not in available_metrics():
+        raise UnknownNameError("similarity metric", [metric], available_metrics())
+    if (
+        isinstance(similarity_images, bool)
+        or not isinstance(similarity_images, int)
+        or similarity_images < 1
+    ):
+        raise ConvscopeError(
+            f"similarity_images must be a whole number >= 1, got {similarity_images!r}"
+        )
     x, y = data.split(split)
     if len(x) == 0:
         raise ConvscopeError(f"the {split} split of {data.name} is empty; pick another split")
@@ -156,6 +166,19 @@ def build_report(
             raise ConvscopeError(
                 f"probe image indices {bad} are out of range: the {split} split has {len(x)} images (0..{len(x) - 1})"
             )
+    adapter = adapter_for(model)
+    adapter.close()
+    # a torch model that does not say its input shape: the data's images tell
+    infos = layers(
+        model, input_shape=None if adapter.input_shape is not None else tuple(x.shape[1:])
+    )
+    if firing_layer is not None:
+        chosen = resolve_layers(firing_layer, infos)
+        if len(chosen) != 1:
+            raise ConvscopeError(
+                f"firing_layer {firing_layer!r} selects {len(chosen)} layers; name one"
+            )
+        firing_layer = chosen[0]
     out = Path(out)
     (out / FIGURES).mkdir(parents=True, exist_ok=True)
     ctx = _Context(
@@ -175,7 +198,8 @@ def build_report(
         title=title
         or f"convscope report: {getattr(model, 'arch', type(model).__name__)} on {data.name}",
     )
-    ctx.infos = layers(model)
+    ctx.infos = infos
+    ctx.backend = adapter.backend
     steps: list[tuple[str, Callable[[_Context], None]]] = [
         ("model summary", _model_section),
         ("training curves", _training_section),
@@ -190,7 +214,7 @@ def build_report(
     if progress is True:
         from tqdm.auto import tqdm
 
-        bar = tqdm(total=len(steps), desc="report", unit="section", leave=False)
+        bar = tqdm(total=len(steps), desc="report", unit="section", leave=False, disable=None)
     for name, step in steps:
         if callable(progress) and progress is not True:
             progress(name)
@@ -208,7 +232,7 @@ def build_report(
         **ctx.metrics,
         "figures": dict(ctx.figures),
     }
-    metrics_path = write_json(out / "metrics.json", _jsonable(ctx.metrics))
+    metrics_path = write_json(out / "metrics.json", ctx.metrics)
     subtitle = (
         f"{data.name} ({split} split, {len(x)} images) · convscope {__version__} · "
         f"{ctx.metrics['created']}"
@@ -323,59 +347,41 @@ def _training_section(ctx: _Context) -> None:
     ctx.sections.append(section)
 
 
-def _predict(ctx: _Context) -> Any:
-    """An Evaluation for torch models; for other backends, from the last layer's output."""
-    from ..train import evaluate
-
-    if ctx.evaluation is not None:
-        return ctx.evaluation
-    if _is_torch(ctx.model):
-        return evaluate(ctx.model, ctx.x, ctx.y, ctx.class_names)
-    return None
-
-
 def _evaluation_section(ctx: _Context) -> None:
     from .. import render
+    from ..train import evaluate
 
     section = H.Section("evaluation", "Evaluation")
-    ev = _predict(ctx)
+    ev = ctx.evaluation
     if ev is None:
-        predictions = _generic_predictions(ctx)
-        accuracy = float((predictions == ctx.y).mean())
-        k = len(ctx.class_names)
-        cm = np.zeros((k, k), np.int64)
-        np.add.at(cm, (ctx.y, predictions), 1)
-        loss = None
-    else:
-        predictions, accuracy, cm, loss = (
-            ev.predictions,
-            float(ev.accuracy),
-            np.asarray(ev.confusion),
-            ev.loss,
-        )
+        ev = evaluate(ctx.model, ctx.x, ctx.y, ctx.class_names)
+    predictions, accuracy, cm, loss = (
+        ev.predictions,
+        float(ev.accuracy),
+        np.asarray(ev.confusion),
+        ev.loss,
+    )
     ctx.predictions = predictions
-    per_class = {}
-    for k, name in enumerate(ctx.class_names):
-        total = int(cm[k].sum())
-        per_class[name] = float(cm[k, k] / total) if total else None
+    per_class = {name: ev.per_class_accuracy.get(name) for name in ctx.class_names}
     ctx.metrics["evaluation"] = {
-        "loss": None if loss is None else float(loss),
+        "loss": float(loss),
         "accuracy": accuracy,
         "per_class_accuracy": per_class,
         "confusion": cm.tolist(),
         "count": int(len(ctx.y)),
     }
-    items = [(f"{ctx.split} accuracy", f"{accuracy:.4f}")]
-    if loss is not None:
-        items.append((f"{ctx.split} loss", f"{loss:.4f}"))
-    items.append(("misclassified", f"{int((predictions != ctx.y).sum())} / {len(ctx.y)}"))
+    items = [
+        (f"{ctx.split} accuracy", f"{accuracy:.4f}"),
+        (f"{ctx.split} loss", f"{loss:.4f}"),
+        ("misclassified", f"{int((predictions != ctx.y).sum())} / {len(ctx.y)}"),
+    ]
     section.add(H.kpis(items))
     section.add(
         H.table(
             ["class", "accuracy", "samples"],
             [
-                (n, "-" if a is None else f"{a:.3f}", int(cm[k].sum()))
-                for k, (n, a) in enumerate(per_class.items())
+                (name, "-" if acc is None else f"{acc:.3f}", int(cm[k].sum()))
+                for k, (name, acc) in enumerate(per_class.items())
             ],
             numeric=(1, 2),
         )
@@ -473,7 +479,7 @@ def _kernel_section(ctx: _Context) -> None:
 
     section = H.Section("kernels", "First-layer kernels")
     convs = [i.name for i in ctx.infos if i.kind == "conv"]
-    weights = _conv_weights(ctx.model, convs[0]) if convs else None
+    weights = _conv_weights(ctx, convs[0]) if convs else None
     if weights is None:
         section.add(H.para("Kernel weights are not available for this model's backend.", "note"))
     else:
@@ -519,7 +525,7 @@ def _similarity_section(ctx: _Context) -> None:
             sim.mean_similarity(layer_maps, metric=ctx.metric, per_image=True, layer=name)
         )
         S = sim.pairwise(layer_maps, metric=ctx.metric)
-        red = sim.redundancy(layer_maps, metric=ctx.metric)
+        red = sim.redundancy(layer_maps, metric=ctx.metric, similarity=S)
         ext = sim.extreme_pairs(probe_maps[name], metric=ctx.metric)
         entry = {
             "mean": float(per_image.mean()),
@@ -619,25 +625,12 @@ def _similarity_section(ctx: _Context) -> None:
     ctx.sections.append(section)
 
 
-def _penultimate(ctx: _Context) -> str | None:
-    """The layer that feeds the output layer (seed 001 profiles the penultimate dense).
-
-    Dropout and activation layers are skipped (they repeat their input), so for
-    mnist_convnet this is ``flatten`` (1,600 units), for fashion_gap ``dense`` (32 units).
-    Units of a dense or flattened layer fire sparsely; a whole conv map almost always has
-    some cell above 0, which would make every rate 1.
-    """
-    leaves = [i for i in ctx.infos if i.kind != "block"]
-    before = [i for i in leaves[:-1] if i.kind not in ("dropout", "activation")]
-    return before[-1].name if before else None
-
-
 def _firing_section(ctx: _Context) -> None:
     from .. import render
     from ..metrics import firing
 
     section = H.Section("classes", "Class firing profile")
-    layer = ctx.firing_layer or _penultimate(ctx)
+    layer = ctx.firing_layer or _default_firing_layer(ctx)
     if layer is None:
         ctx.metrics["firing"] = None
         section.add(H.para("No layer before the output to profile.", "note"))
@@ -778,82 +771,88 @@ def _channel_section(ctx: _Context) -> None:
 
 
 # ----------------------------------------------------------------------------- helpers
+def _default_firing_layer(ctx: _Context) -> str | None:
+    from ..metrics.firing import default_layer
+
+    try:
+        return default_layer(ctx.model)
+    except ConvscopeError:
+        return None
+
+
 def _kind(ctx: _Context, name: str) -> str:
     return next((i.kind for i in ctx.infos if i.name == name), "other")
 
 
-def _is_torch(model: Any) -> bool:
-    return any(cls.__module__.startswith("torch.nn") for cls in type(model).__mro__)
-
-
-def _conv_weights(model: Any, layer: str) -> np.ndarray | None:
-    if _is_torch(model):
-        module = model.get_submodule(layer.replace("/", "."))
-        weight = getattr(module, "weight", None)
+def _conv_weights(ctx: _Context, layer: str) -> np.ndarray | None:
+    """A conv layer's weights in torch layout (out, in, kh, kw), from any backend."""
+    if ctx.backend == "torch":
+        weight = getattr(ctx.model.get_submodule(layer.replace("/", ".")), "weight", None)
         return None if weight is None else weight.detach().cpu().numpy()
-    try:
+    if ctx.backend == "keras":
         from ..keras import conv_kernels
 
-        return conv_kernels(model, layer)
-    except Exception:  # other backends: no kernel figure
-        return None
+        return conv_kernels(ctx.model, layer)
+    if ctx.backend == "onnx":  # ONNX Conv weights are (out, in, kh, kw) whatever the layout
+        from ..capture.onnx import OnnxModel, initializer_array
 
-
-def _generic_predictions(ctx: _Context) -> np.ndarray:
-    from ..capture import capture
-
-    last = ctx.infos[-1].name
-    out = capture(ctx.model, ctx.x, layers=[last])[last]
-    return np.asarray(out).reshape(len(ctx.x), -1).argmax(axis=1)
+        model = ctx.model if isinstance(ctx.model, OnnxModel) else OnnxModel(ctx.model)
+        for node in model.proto.graph.node:
+            if node.op_type == "Conv" and (node.name == layer or node.name.startswith(layer + "/")):
+                return initializer_array(model, node.input[1])
+    return None
 
 
 def _slug(text: str) -> str:
     return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)
 
 
-def _close(fig: Any) -> None:
-    try:
-        import matplotlib.pyplot as plt
+def report_for_run(
+    run: str | Path,
+    out: str | Path | None = None,
+    *,
+    data: str | None = None,
+    data_dir: str | Path | None = None,
+    seed: int | None = None,
+    **kwargs: Any,
+) -> Report:
+    """Build the report of a training run folder: its model, history, evaluation and data.
 
-        plt.close(fig)
-    except Exception:
-        pass
-
-
-def _jsonable(obj: Any) -> Any:
-    return json.loads(
-        json.dumps(obj, default=lambda o: o.tolist() if hasattr(o, "tolist") else str(o))
-    )
-
-
-def report_for_run(run: str | Path, out: str | Path | None = None, **kwargs: Any) -> Report:
-    """Build the report of a training run folder (model, history, evaluation, data set).
+    Args:
+        run: a folder made by ``convscope train`` or ``convscope demo``.
+        out: output folder (default ``RUN/report``).
+        data: analyse another data set than the one the run was trained on (the run's
+            history is still shown; its stored evaluation is not, being of other data).
+        data_dir: data cache folder.
+        seed: split seed (default: the run's, so the test split is the one held out).
+        **kwargs: passed to :func:`build_report` (``images``, ``metric``, ``split``...).
 
     Example:
-        >>> report_for_run("runs/demo").index  # doctest: +SKIP
+        >>> report_for_run("runs/demo/run").index  # doctest: +SKIP
     """
     from ..data import load
     from ..models import load_model
-    from ..train import Evaluation, History
+    from ..train import Evaluation, History, run_seed
 
     run = Path(run)
     model, meta = load_model(run)
-    if not meta.dataset:
-        raise ConvscopeError(f"{run} does not name its data set; use build_report with --data")
-    seed = 0
-    run_file = run / "run.json"
-    if run_file.exists():
-        seed = int(json.loads(run_file.read_text()).get("seed", 0))
-    data = load(meta.dataset, seed=seed)
+    name = data or meta.dataset
+    if not name:
+        raise ConvscopeError(f"{run} does not name its data set; pass data=NAME (--data NAME)")
+    split_seed = run_seed(run) if seed is None else int(seed)
+    dataset = load(name, seed=split_seed, data_dir=data_dir, input_shape=tuple(meta.input_shape))
     history = None
     if (run / "history.json").exists():
         history = History.from_json(run / "history.json").history
     evaluation = None
-    if (run / "evaluation.json").exists() and kwargs.get("split", "test") == "test":
+    same_data = name == meta.dataset and seed in (None, run_seed(run))
+    if same_data and (run / "evaluation.json").exists() and kwargs.get("split", "test") == "test":
         try:
             evaluation = Evaluation.load(run)
-        except Exception as exc:  # stale or foreign file: recompute instead
+        except Exception as exc:  # stale or foreign file: evaluate again instead
             log.warning("could not read %s (%s); evaluating again", run / "evaluation.json", exc)
+        if evaluation is not None and len(evaluation.labels) != len(dataset.y_test):
+            evaluation = None  # of another split size: not this test split
     return build_report(
-        model, data, out or run / "report", history=history, evaluation=evaluation, **kwargs
+        model, dataset, out or run / "report", history=history, evaluation=evaluation, **kwargs
     )

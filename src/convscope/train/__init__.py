@@ -14,7 +14,16 @@ adds ``evaluation.json`` and ``predictions.npz``.
 """
 
 from .evaluate import EVALUATION_FILE, PREDICTIONS_FILE, Evaluation, evaluate
-from .fit import CHECKPOINT_FILE, HISTORY_CSV, HISTORY_JSON, RUN_FILE, Callback, fit
+from .fit import (
+    CHECKPOINT_FILE,
+    HISTORY_CSV,
+    HISTORY_JSON,
+    RUN_FILE,
+    Callback,
+    fit,
+    read_run,
+    run_seed,
+)
 from .history import History
 from .tracker import SimilarityTracker, default_tracked_layer, similarity_logs
 
@@ -32,5 +41,7 @@ __all__ = [
     "default_tracked_layer",
     "evaluate",
     "fit",
+    "read_run",
+    "run_seed",
     "similarity_logs",
 ]

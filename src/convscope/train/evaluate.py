@@ -219,8 +219,65 @@ def _model_device(model: torch.nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
+def _is_plain_torch(model: Any) -> bool:
+    from ..capture import adapter_for
+
+    if not isinstance(model, torch.nn.Module):
+        return False
+    adapter = adapter_for(model)  # a Keras model on the torch backend is an nn.Module too
+    adapter.close()
+    return adapter.backend == "torch"
+
+
+def _torch_logits(
+    model: torch.nn.Module, xs: torch.Tensor, batch_size: int, device: Any
+) -> torch.Tensor:
+    n = int(xs.shape[0])
+    dev = torch.device(device) if device is not None else _model_device(model)
+    was_training = model.training
+    model.eval()
+    chunks: list[torch.Tensor] = []
+    try:
+        with torch.no_grad():
+            for sl in batch_slices(n, batch_size):
+                try:
+                    logits = model(xs[sl].to(dev))
+                except ShapeError:
+                    raise
+                except RuntimeError as exc:
+                    raise ShapeError(
+                        f"the model cannot take images of shape {tuple(xs.shape[1:])}: {exc}"
+                    ) from None
+                if logits.ndim != 2 or logits.shape[0] != sl.stop - sl.start:
+                    raise ShapeError(
+                        f"the model must return logits of shape (N, num_classes); got "
+                        f"{tuple(logits.shape)} for a batch of {sl.stop - sl.start}"
+                    )
+                chunks.append(logits.float().cpu())
+    finally:
+        model.train(was_training)
+    return torch.cat(chunks)
+
+
+def _backend_logits(model: Any, xs: torch.Tensor, batch_size: int) -> torch.Tensor:
+    """Keras and ONNX models: the last layer's output, as logits.
+
+    A last layer that outputs probabilities (a softmax: non-negative rows summing to 1)
+    is turned into log-probabilities, so the loss is the same cross-entropy.
+    """
+    from ..capture import capture
+
+    out = capture(model, xs.numpy(), layers=-1, batch_size=batch_size)
+    scores = np.asarray(next(iter(out.values())), dtype=np.float64)
+    if scores.ndim != 2:
+        raise ShapeError(f"the model's last layer must output (N, num_classes); got {scores.shape}")
+    if (scores >= 0).all() and np.allclose(scores.sum(axis=1), 1.0, atol=1e-4):
+        scores = np.log(np.clip(scores, 1e-12, None))
+    return torch.from_numpy(scores.astype(np.float32))
+
+
 def evaluate(
-    model: torch.nn.Module,
+    model: Any,
     x: Any,
     y: Any,
     class_names: list[str] | None = None,
@@ -228,12 +285,15 @@ def evaluate(
     *,
     device: str | torch.device | None = None,
 ) -> Evaluation:
-    """Evaluate a classifier that returns logits on images ``x`` with labels ``y``.
+    """Evaluate a classifier on images ``x`` with labels ``y``.
 
-    The model runs in eval mode without gradients (its previous mode is restored).
+    A torch model runs in eval mode without gradients (its previous mode is restored)
+    and must return logits. Keras and ONNX models are run through their capture adapter;
+    their last layer may return logits or softmax probabilities.
 
     Args:
-        model: a torch module mapping ``(N, C, H, W)`` float32 to ``(N, K)`` logits.
+        model: a torch module mapping ``(N, C, H, W)`` float32 to ``(N, K)`` logits, or a
+            Keras / ONNX model.
         x: ``(N, C, H, W)`` images (numpy array or tensor).
         y: ``(N,)`` integer class indices in ``[0, K)``.
         class_names: ``K`` names (default ``"0"`` .. ``"K-1"``).
@@ -258,30 +318,10 @@ def evaluate(
     if n == 0:
         raise ConvscopeError("evaluate got no samples (x is empty)")
     ys = _as_labels(y, n, "y")
-    dev = torch.device(device) if device is not None else _model_device(model)
-    was_training = model.training
-    model.eval()
-    chunks: list[torch.Tensor] = []
-    try:
-        with torch.no_grad():
-            for sl in batch_slices(n, batch_size):
-                try:
-                    logits = model(xs[sl].to(dev))
-                except ShapeError:
-                    raise
-                except RuntimeError as exc:
-                    raise ShapeError(
-                        f"the model cannot take images of shape {tuple(xs.shape[1:])}: {exc}"
-                    ) from None
-                if logits.ndim != 2 or logits.shape[0] != sl.stop - sl.start:
-                    raise ShapeError(
-                        f"the model must return logits of shape (N, num_classes); got "
-                        f"{tuple(logits.shape)} for a batch of {sl.stop - sl.start}"
-                    )
-                chunks.append(logits.float().cpu())
-    finally:
-        model.train(was_training)
-    logits = torch.cat(chunks)
+    if _is_plain_torch(model):
+        logits = _torch_logits(model, xs, batch_size, device)
+    else:
+        logits = _backend_logits(model, xs, batch_size)
     k = int(logits.shape[1])
     _check_label_range(ys, k, "y")
     names = [str(i) for i in range(k)] if class_names is None else [str(c) for c in class_names]

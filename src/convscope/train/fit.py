@@ -62,6 +62,44 @@ class Callback:
 # --------------------------------------------------------------------------- helpers
 
 
+def read_run(folder: str | os.PathLike) -> dict[str, Any]:
+    """The ``run.json`` of a run folder as a dict (empty when the folder has none).
+
+    Raises:
+        FormatError: the file exists but is not readable JSON.
+
+    Example:
+        >>> read_run("/nonexistent")
+        {}
+    """
+    import json
+
+    path = Path(folder) / RUN_FILE
+    if not path.is_file():
+        return {}
+    try:
+        record = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise FormatError(f"{path} is not readable JSON: {exc}") from None
+    if not isinstance(record, dict):
+        raise FormatError(f"{path} does not hold a run record (a JSON object)")
+    return record
+
+
+def run_seed(folder: str | os.PathLike) -> int:
+    """The seed a run was trained with (its split depends on it); 0 without a run.json.
+
+    Example:
+        >>> run_seed("/nonexistent")
+        0
+    """
+    record = read_run(folder)
+    try:
+        return int((record.get("options") or {}).get("seed", record.get("seed", 0)) or 0)
+    except (TypeError, ValueError):
+        raise FormatError(f"{Path(folder) / RUN_FILE} has a seed that is not an integer") from None
+
+
 def _now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
 

@@ -21,7 +21,9 @@ from .fit import Callback
 def similarity_logs(maps: dict[str, np.ndarray], metric: str = "multiply") -> dict[str, float]:
     """Turn captured probe maps into the tracker's log entries.
 
-    Shared by the torch tracker and the Keras callback so both log the same keys.
+    Shared by the torch tracker and the Keras callback so both log the same keys;
+    ``similarity`` is the last layer of ``maps`` (callers pass them in model order, so it
+    is the deepest tracked layer, the one seed 000 logs).
 
     Example:
         >>> import numpy as np
@@ -103,7 +105,10 @@ class SimilarityTracker(Callback):
             self.probe_images_ = np.asarray(self.probe, dtype=np.float32)
         selection = self.layers if self.layers is not None else [default_tracked_layer(model)]
         adapter = adapter_for(model)
-        self.layer_names_ = resolve_layers(selection, adapter.infos(shapes=False))
+        infos = adapter.infos(shapes=False)
+        order = {info.name: k for k, info in enumerate(infos)}
+        # model order, so the last one ("similarity") is the deepest, as in seed 000
+        self.layer_names_ = sorted(resolve_layers(selection, infos), key=order.__getitem__)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any], model: Any) -> None:
         from ..capture import capture
