@@ -19,6 +19,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
 from convscope import render  # noqa: E402
+from convscope._io import PNG_OPTIONS  # noqa: E402
 
 
 def feature_like(rng: np.random.Generator, count: int, size: int) -> np.ndarray:
@@ -47,7 +48,7 @@ def seed_loop(feature_maps: list[np.ndarray]) -> bytes:
 def convscope_mosaic(maps_nchw: np.ndarray) -> bytes:
     fig = render.mosaic(maps_nchw, cols=16, cmap="binary")
     buf = io.BytesIO()
-    fig.savefig(buf, format="png")
+    fig.savefig(buf, format="png", **PNG_OPTIONS)  # the encoding convscope's save() uses
     return buf.getvalue()
 
 

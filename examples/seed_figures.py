@@ -13,8 +13,6 @@ import argparse
 import time
 from pathlib import Path
 
-import numpy as np
-
 import convscope as cs
 
 
@@ -89,13 +87,10 @@ def main() -> None:
         x, evaluation.predictions, data.y_test, per_class=10, class_names=data.class_names
     )
     # seed 001: classes ranked by how alike their firing patterns are
-    profile = cs.firing.profile(
-        model, (x, data.y_test), "max_pooling2d_1", class_names=data.class_names
-    )
+    layer = cs.firing.default_layer(model)  # the layer feeding the output: flatten here
+    profile = cs.firing.profile(model, (x, data.y_test), layer, class_names=data.class_names)
     distance = cs.firing.class_distance(profile)
-    examples = np.stack(
-        [x[np.flatnonzero(data.y_test == k)[0]] for k in range(len(data.class_names))]
-    )
+    examples = cs.data.class_examples(x, data.y_test, len(data.class_names))
     figures["seed001_class_ranking"] = cs.render.class_ranking(distance, examples, data.class_names)
 
     for name, fig in figures.items():

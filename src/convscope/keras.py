@@ -83,13 +83,9 @@ class SimilarityCallback(keras.callbacks.Callback):
             adapter = KerasAdapter(model)
             infos = adapter.infos(shapes=False)
             if self.layers is None:
-                convs = [i.name for i in infos if i.kind == "conv"]
-                if not convs:
-                    raise ConvscopeError(
-                        f"model {model.name!r} has no conv layer to track; pass layers=[...] "
-                        f"from: {', '.join(i.name for i in infos)}"
-                    )
-                self.names = [convs[-1]]
+                from .train.tracker import default_tracked_layer
+
+                self.names = [default_tracked_layer(model)]
             else:
                 order = {info.name: i for i, info in enumerate(infos)}
                 self.names = sorted(resolve_layers(self.layers, infos), key=order.__getitem__)

@@ -49,7 +49,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _similarity(args: argparse.Namespace) -> int:
-    from .._io import write_json, write_text
+    from .._io import safe_filename, write_json, write_text
     from ..capture import capture, resolve_layers
     from ..capture import layers as list_layers
     from ..errors import ConvscopeError
@@ -109,9 +109,9 @@ def _similarity(args: argparse.Namespace) -> int:
     writer.writerow(["channel", *range(S.shape[1])])
     for i, row in enumerate(S):
         writer.writerow([i, *(f"{v:.6f}" for v in row)])
-    write_text(out / f"similarity_{_safe(layer)}.csv", buffer.getvalue())
+    write_text(out / f"similarity_{safe_filename(layer)}.csv", buffer.getvalue())
     write_json(
-        out / f"similarity_{_safe(layer)}.json",
+        out / f"similarity_{safe_filename(layer)}.json",
         {
             "layer": layer,
             "metric": args.metric,
@@ -130,9 +130,5 @@ def _similarity(args: argparse.Namespace) -> int:
             "matrix": np.asarray(S).tolist(),
         },
     )
-    print(f"wrote {out / f'similarity_{_safe(layer)}.csv'} and .json")
+    print(f"wrote {out / f'similarity_{safe_filename(layer)}.csv'} and .json")
     return 0
-
-
-def _safe(name: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in name)

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import contextlib
 import logging
-import re
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from ..errors import ConvscopeError, FormatError, ShapeError
+from ..errors import ConvscopeError, ShapeError
+from ._common import add_model_data_args, load_model_and_data
 
 _DEFAULTS: dict[str, Any] = {
     "model": "mnist_convnet",
@@ -54,14 +54,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     p = sub.add_parser(
         "evaluate",
-        help="evaluate a trained run on its test (or val) split",
-        description="Load RUN/model.safetensors and the data set it was trained on (same seed, "
-        "so the same split), print loss, accuracy, per-class accuracy and the confusion matrix, "
-        "and write evaluation.json and predictions.npz.",
+        help="evaluate a trained run or model file on its test (or val) split",
+        description="Load the model (RUN/model.safetensors, or a .safetensors, .keras, .h5 or "
+        ".onnx file with --data) and its data set (same seed, so the same split), print loss, "
+        "accuracy, per-class accuracy and the confusion matrix, and write evaluation.json and "
+        "predictions.npz.",
     )
-    p.add_argument("run", metavar="RUN", help="run folder made by `convscope train`")
+    add_model_data_args(p, split=False)
     p.add_argument("--split", choices=["test", "val"], default="test")
-    p.add_argument("--data-dir", help="data cache folder (default $CONVSCOPE_DATA)")
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument(
         "--out", help="folder for evaluation.json/predictions.npz (default RUN, or RUN/val)"
@@ -118,10 +118,6 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return chosen
 
 
-def _safe_name(text: str) -> str:
-    return re.sub(r"[^A-Za-z0-9_.-]+", "_", text).strip("_") or "run"
-
-
 def _load_data(name: str, seed: int, data_dir: str | None, input_shape: Any) -> Any:
     from .. import data as data_mod
 
@@ -130,6 +126,7 @@ def _load_data(name: str, seed: int, data_dir: str | None, input_shape: Any) -> 
 
 def _train(args: argparse.Namespace) -> int:
     from .. import data as data_mod
+    from .._io import safe_filename
     from ..models import ZOO, build
     from ..train import evaluate, fit, read_run
 
@@ -149,7 +146,7 @@ def _train(args: argparse.Namespace) -> int:
             "with the same image shape (`convscope models` lists the models), or use "
             "folder:PATH, which resizes."
         )
-    out = Path(args.out) if args.out else Path("runs") / _safe_name(f"{model_name}-{data_name}")
+    out = Path(args.out) if args.out else Path("runs") / safe_filename(f"{model_name}-{data_name}")
     if args.resume and not (out / "last.ckpt").exists():
         raise ConvscopeError(
             f"cannot resume: {out / 'last.ckpt'} does not exist; train without --resume"
@@ -202,30 +199,20 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from ..models import load_model
-    from ..train import evaluate, run_seed
+    from ..train import evaluate
 
-    folder = Path(args.run)
-    model, meta = load_model(folder)
-    if not meta.dataset:
-        raise FormatError(
-            f"{args.run} does not record the data set it was trained on; evaluate it in "
-            "Python with convscope.train.evaluate(model, x, y)"
-        )
-    seed = run_seed(folder) if folder.is_dir() else 0
-    data = _load_data(meta.dataset, seed, args.data_dir, tuple(meta.input_shape))
-    x, y = (data.x_test, data.y_test) if args.split == "test" else (data.x_val, data.y_val)
-    names = meta.class_names or data.class_names
+    model, meta, data = load_model_and_data(args)
+    x, y = data.split(args.split)
+    names = (meta.class_names if meta is not None else None) or data.class_names
     ev = evaluate(model, x, y, names, batch_size=args.batch_size)
     ev.split, ev.dataset = args.split, data.name
-    if meta.extra.get("epoch") is not None:
+    if meta is not None and meta.extra.get("epoch") is not None:
         ev.extra = {"best_epoch": meta.extra.get("epoch")}
+    spec = Path(args.model_path or args.model)
     if args.out:
         dest = Path(args.out)
     else:
-        dest = (folder if folder.is_dir() else folder.parent) / (
-            "" if args.split == "test" else "val"
-        )
+        dest = (spec if spec.is_dir() else spec.parent) / ("" if args.split == "test" else "val")
     path = ev.save(dest)
     _say(ev.to_text(normalized=args.normalized))
     _say()

@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import __version__
-from .._io import save_figure, write_json, write_text
+from .._io import safe_filename, save_figure, write_json, write_text
 from ..errors import ConvscopeError, UnknownNameError
 from . import html as H
 
@@ -71,7 +71,7 @@ class _Context:
 
     def save(self, key: str, fig: Any, caption: str) -> str:
         """Save a figure under figures/, remember it, close it and return its <figure> HTML."""
-        rel = f"{FIGURES}/{_slug(key)}.png"
+        rel = f"{FIGURES}/{safe_filename(key)}.png"
         save_figure(fig, self.out / rel, dpi=100)
         self.figures[key] = rel
         return H.figure(rel, caption)
@@ -801,10 +801,6 @@ def _conv_weights(ctx: _Context, layer: str) -> np.ndarray | None:
             if node.op_type == "Conv" and (node.name == layer or node.name.startswith(layer + "/")):
                 return initializer_array(model, node.input[1])
     return None
-
-
-def _slug(text: str) -> str:
-    return "".join(ch if ch.isalnum() or ch in "-_" else "_" for ch in text)
 
 
 def report_for_run(
