@@ -245,3 +245,26 @@ class Adapter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def arrange_batch(array: np.ndarray, shape: tuple, nhwc: bool) -> np.ndarray:
+    """Give one image its batch axis and, for an NHWC model, transpose NCHW images.
+
+    convscope's currency is NCHW; a channels-last model takes it too, transposed here at
+    the adapter boundary when the images fit only that way. The caller checks the result.
+
+    Example:
+        >>> arrange_batch(np.zeros((1, 28, 28)), (28, 28, 1), nhwc=True).shape
+        (1, 28, 28, 1)
+    """
+    if array.ndim == len(shape):
+        array = array[None]  # one image without its batch axis
+    if (
+        nhwc
+        and array.ndim == 4
+        and len(shape) == 3
+        and not fits(array.shape[1:], shape)
+        and fits(array.transpose(0, 2, 3, 1).shape[1:], shape)
+    ):
+        array = array.transpose(0, 2, 3, 1)
+    return array

@@ -37,7 +37,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
     raise BackendMissingError("onnx", "onnx") from exc
 
 from ..errors import ConvscopeError, FormatError, ShapeError
-from .base import Adapter, LayerInfo, check_float_images
+from .base import Adapter, LayerInfo, arrange_batch, check_float_images
 from .base import fits as _fits
 
 __all__ = ["OnnxAdapter", "OnnxModel", "load_onnx_model", "onnx_kind"]
@@ -389,17 +389,7 @@ class OnnxAdapter(Adapter):
         shape = self.input_shape
         if shape is None:
             return array
-        if array.ndim == len(shape):
-            array = array[None]  # one image without its batch axis
-        if (
-            array.ndim == 4
-            and len(shape) == 3
-            and self.layout == "NHWC"
-            and not _fits(array.shape[1:], shape)
-            and _fits(array.transpose(0, 2, 3, 1).shape[1:], shape)
-        ):
-            # convscope's currency is NCHW: take it and transpose here, at the boundary
-            array = array.transpose(0, 2, 3, 1)
+        array = arrange_batch(array, shape, nhwc=self.layout == "NHWC")
         if array.ndim != len(shape) + 1 or not _fits(array.shape[1:], shape):
             want = "(N, " + ", ".join("?" if d is None else str(d) for d in shape) + ")"
             layout = self.layout
