@@ -9,6 +9,8 @@ costs milliseconds per op on small problems). Part 2 runs with 1 and with 2 thre
 Inputs are random ReLU-like maps (``max(normal, 0)``, about half the cells zero), float32.
 Part 1: one image, C = 64, 256, 512 channels of 11x11 maps (the size of seed 000's
 conv2d_1); both sides compute the mean pair similarity, results are checked equal.
+Part 2a: the similarity tracker's per-epoch work, ``mean_similarity(per_image=True)`` of 32
+images of a 64-channel 11x11 layer, against its 20 ms budget.
 Part 2: ``mean_similarity`` over 100 probe images of a 512-channel 7x7 layer (also with a
 small ``max_bytes``, which prepares the images in chunks).
 Part 3: ``pairwise`` + ``extreme_pairs`` + ``redundancy`` of one layer, computing the matrix
@@ -121,6 +123,18 @@ def main() -> None:
         print(
             f"{c:>5} {pairs:>7} {seed_t:>14.3f} {ours * 1e3:>15.2f} {seed_t / ours:>8.0f}x  {note}"
         )
+
+    print()
+    print("Part 2a: tracker's per-epoch work, mean_similarity(per_image=True) of 32 images,")
+    print("         64 channels, 11x11 maps (some all-zero channels); budget 20 ms")
+    tracker = relu_maps(32, 64, 11, 11, seed=3)
+    tracker[:, ::9] = 0.0  # dead channels
+    for threads in (1, 2):
+        torch.set_num_threads(threads)
+        t = best_of(lambda: sim.mean_similarity(tracker, per_image=True), repeats=10)
+        verdict = "within" if t <= 0.020 else "OVER"
+        print(f"  {threads} thread(s): {t * 1e3:.1f} ms ({verdict} the 20 ms budget)")
+    torch.set_num_threads(args.threads)
 
     print()
     print("Part 2: mean_similarity over 100 probe images, 512 channels, 7x7 maps")

@@ -659,3 +659,32 @@ def test_cka_empty_input_is_a_shape_error(a, b):
         sim.cka(np.ones(a), np.ones(b))
     with pytest.raises(ShapeError, match="conv.*dense"):
         sim.cka(torch.ones(a), torch.ones(b), layer_a="conv", layer_b="dense")
+
+
+@pytest.mark.parametrize("pairs", [1, 7, 40, 10_000])
+@pytest.mark.parametrize(("n", "b", "c", "diagonal"), [(3, 9, 9, 0), (2, 5, 12, 3), (1, 4, 6, 8)])
+def test_multiply_tiles_cover_the_upper_triangle_once(n, b, c, diagonal, pairs):
+    # tiles (several images per op when they fit) cover every (image, row, column) with
+    # global column >= global row exactly once, within the pair budget
+    from convscope.metrics._sim_core import MultiplyMetric
+
+    seen = np.zeros((n, b, c), dtype=int)
+    for ti, tr, tc in MultiplyMetric._tiles(n, b, c, diagonal, pairs):
+        size = (ti.stop - ti.start) * (tr.stop - tr.start) * (tc.stop - tc.start)
+        assert size <= max(pairs, 1) or size == 1
+        seen[ti, tr, tc] += 1
+    needed = np.arange(c)[None, :] + diagonal >= np.arange(b)[:, None]
+    assert np.all(seen[:, needed] == 1)
+    assert np.all(seen <= 1)
+
+
+def test_multi_image_tiles_match_seed_per_image():
+    # many small matrices: several images share each tile's torch ops
+    rng = np.random.default_rng(21)
+    maps = np.maximum(rng.normal(size=(12, 10, 5, 5)), 0).astype(np.float32)
+    maps[:, 4] = 0.0
+    per = sim.mean_similarity(maps, per_image=True)
+    refs = np.array([seed_on_epoch_end(nhwc(m)) for m in maps])
+    np.testing.assert_allclose(per, refs, atol=1e-12)
+    for k in (0, 7):
+        np.testing.assert_array_equal(sim.pairwise(maps[k]), seed_matrix(maps[k]))

@@ -122,6 +122,9 @@ def _demo(args: argparse.Namespace) -> int:
         f"data: {len(data.x_train)} train / {len(data.x_val)} val / {len(data.x_test)} test "
         f"images {'x'.join(map(str, data.input_shape))}, {len(data.class_names)} classes"
     )
+    import torch
+
+    torch.manual_seed(args.seed)  # the initial weights too: the same --seed gives the same run
     model = build("mnist_convnet", num_classes=len(data.class_names))
     tracker = SimilarityTracker(layers="conv", probe=32)
     history = fit(

@@ -298,16 +298,19 @@ class MultiplyMetric(SimilarityMetric):
     the product, all in the maps' float dtype like the seed's numpy code.
 
     The seed's mean is numpy's float32 pairwise sum; reproducing its rounding order in torch
-    would tie us to numpy internals. Instead each pair's mean is computed accurately (float64
-    matrix product), and each cell is classified against the band
-    ``[mean * (1 - tol), mean * (1 + tol)]``, which surely contains the seed's float32 mean:
-    cells above the band count, cells below do not. The rare pair with a cell inside the band
-    (a near tie) is recomputed exactly as the seed does, with numpy. The count is therefore
-    exactly the seed's, whatever the tiling and the channel order.
+    would tie us to numpy internals. Instead each pair's mean ``m`` is computed accurately
+    (float64 matrix product), and each cell's ``d = m - a * b`` (maps' dtype) is classified:
+    ``d < -tol * m`` counts, ``d > tol * m`` does not, and the band ``|d| <= tol * m`` surely
+    contains the seed's float32 mean. The rare pair with a cell inside the band (a near tie)
+    is recomputed exactly as the seed does, with numpy. The count is therefore exactly the
+    seed's, whatever the tiling and the channel order.
 
-    Inner loop: for a tile of rows x columns, ``band - a * b`` over all cells (one
-    ``addcmul``, cells outermost so the band broadcasts cheaply), its sign bit extracted with
-    an integer shift, and a sum over cells: three torch ops per cache-sized tile.
+    Inner loop, per cache-sized tile of images x rows x columns (only columns >= row): one
+    ``addcmul`` for ``d`` over all cells (cells outside the two image-channel axes so the
+    row and column maps broadcast), its sign bit extracted with an integer shift and summed
+    over cells (the count), ``|d|`` minimised over cells (the near-tie test): five torch ops
+    per tile, several images per op when the matrices are small. Rows whose non-zero cells
+    are few gather those cells first (``sparse_fraction``).
     """
 
     name = "multiply"
@@ -317,8 +320,8 @@ class MultiplyMetric(SimilarityMetric):
     spatial_only = True
     default_threshold = 0.4
     bounds = (0.0, 1.0)
-    sparse_fraction = 0.75
-    """Gather the non-zero cells of a group of rows when at most this fraction is non-zero."""
+    sparse_fraction = 0.5
+    """Gather the non-zero cells of a tile's rows when at most this fraction is non-zero."""
     tol = 1e-5
     """Relative half-width of the band that surely contains numpy's float32 mean."""
 
@@ -328,90 +331,124 @@ class MultiplyMetric(SimilarityMetric):
         x = data.x
         lo = x.amin(dim=2, keepdim=True)
         base = x.amax(dim=2, keepdim=True) - lo
-        base = torch.where(base == 0, torch.full_like(base, 0.0001), base)
+        base = base.masked_fill_(base == 0, 0.0001)
         norm = (x - lo) / base  # same float ops as the seed: bit-identical maps
+        int_dtype = torch.int64 if norm.dtype == torch.float64 else torch.int32
+        top = torch.iinfo(int_dtype).max
         # every non-zero pair mean is >= (smallest positive cell)^2 / F; below 1e-30 the band
-        # edges could underflow, so such inputs get an extra check per pair
-        smallest = float(torch.where(norm > 0, norm, torch.ones_like(norm)).amin())
-        tiny = smallest**2 / data.f < 1e-30
-        zero = norm == 0
+        # edges could underflow, so such inputs get an extra check per pair. Non-negative
+        # floats order like their integer views; minus one sends 0 to the top.
+        low = norm.view(int_dtype).sub(1).bitwise_and_(top).amin() if norm.numel() else None
+        smallest = 1.0 if low is None or int(low) == top else float(low.add_(1).view(norm.dtype))
         return {
             "norm": norm,  # (N, C, F)
-            "nnz": (~zero).sum(dim=2),  # (N, C) non-zero cells per map
-            "order": torch.argsort(zero.to(torch.uint8), dim=2, stable=True),  # non-zero first
-            "norm_t": norm.transpose(1, 2).contiguous(),  # (N, F, C): cells outermost
+            "nnz": torch.count_nonzero(norm, dim=2),  # (N, C) non-zero cells per map
+            "norm_t": norm.transpose(1, 2).contiguous(),  # (N, F, C): cells outside channels
             "norm64": norm.double(),
-            "int_dtype": torch.int64 if norm.dtype == torch.float64 else torch.int32,
+            "int_dtype": int_dtype,
             "sign_shift": 63 if norm.dtype == torch.float64 else 31,
-            "tiny": tiny,
+            "tiny": smallest**2 / data.f < 1e-30,
         }
 
     def bytes_per_pair(self, data: Prepared) -> int:
-        # per pair kept for a whole block: mean (8), band (2 x item), counts (8), values (8)
-        return 8 + 2 * data.x.element_size() + 8 + 8 + 8
+        # per pair kept for a whole block: mean (8), its float copy and minimum |d| (item
+        # each), count (4), values (8), near-tie mask and the comparisons making it (~8)
+        return 8 + 3 * data.x.element_size() + 4 + 8 + 8
 
     def state_bytes_per_cell(self, data: Prepared) -> int:
-        # norm and norm_t (item each), norm64 (8), order (int64, 8), zero mask + sort key (2)
-        return 2 * data.x.element_size() + 8 + 8 + 2
+        # norm, norm_t and two temporaries of prepare (item each), norm64 (8), slack (2)
+        return 4 * data.x.element_size() + 8 + 2
+
+    @staticmethod
+    def _tiles(
+        n: int, b: int, c: int, diagonal: int, pairs: int
+    ) -> Iterator[tuple[slice, slice, slice]]:
+        """Tiles ``(images, rows, cols)`` of a block covering its pairs with column >= row.
+
+        ``diagonal`` is the block's first global column minus its first global row; a tile
+        holds at most ``pairs`` image-row-column triples (at least one).
+        """
+        # rows per tile: small groups when the triangle is cut from square matrices (less
+        # waste below the diagonal), as many as fit otherwise
+        rb = max(1, min(b, pairs // c))
+        if diagonal < c and rb * 8 > b:
+            rb = max(1, min(rb, -(-b // 8)))
+        for r0 in range(0, b, rb):
+            r1 = min(b, r0 + rb)
+            start = min(c, max(0, r0 - diagonal))  # columns below the diagonal are skipped
+            if start >= c:
+                break
+            width = c - start
+            cb = max(1, min(width, pairs // (r1 - r0)))
+            nb = max(1, min(n, pairs // ((r1 - r0) * cb))) if cb == width else 1
+            for c0 in range(start, c, cb):
+                c1 = min(c, c0 + cb)
+                for i0 in range(0, n, nb):
+                    yield slice(i0, min(n, i0 + nb)), slice(r0, r1), slice(c0, c1)
 
     def block(self, data: Prepared, images: slice, rows: slice, cols: slice) -> torch.Tensor:
         st = data.state
         f = data.f
-        dtype = st["norm"].dtype
         norm64 = st["norm64"]
         mean = torch.matmul(norm64[images, rows], norm64[images, cols].transpose(1, 2))
         mean /= f  # (n, b, c), float64
         n, b, c = mean.shape
-        # thresholds [hi, lo] next to each other per row: (n, b, 2, c)
-        band = torch.empty((n, b, 2, c), dtype=dtype, device=mean.device)
-        torch.mul(mean, 1.0 + self.tol, out=band[:, :, 0])
-        torch.mul(mean, 1.0 - self.tol, out=band[:, :, 1])
-        counts = torch.zeros((n, b, 2, c), dtype=torch.int32, device=mean.device)
+        dtype = st["norm"].dtype
+        device = mean.device
+        mean_x = mean.to(dtype)  # the band's centre in the maps' dtype
+        counts = torch.zeros((n, b, c), dtype=torch.int32, device=device)
+        int_dtype = st["int_dtype"]
+        top = torch.iinfo(int_dtype).max
+        # smallest integer view of d among the negative cells, then among the others
+        low = torch.full((2, n, b, c), top, dtype=int_dtype, device=device)
 
-        # inner tiles: scratch of F x rb x 2 x cb items, cache-sized, within max_bytes
-        per_pair = 2 * f * band.element_size()
-        pairs = max(1, min(data.max_bytes, _WORK_BYTES) // per_pair)
-        rb = max(1, min(b, pairs // c))
-        cb = max(1, min(c, pairs // rb))
-        scratch = torch.empty(2 * f * rb * cb, dtype=dtype, device=mean.device)
-        shift, int_dtype = st["sign_shift"], st["int_dtype"]
-        for k in range(n):
-            img = images.start + k
-            norm_t = st["norm_t"][img]  # (F, C)
-            for r0 in range(0, b, rb):
-                r1 = min(b, r0 + rb)
-                g0, g1 = rows.start + r0, rows.start + r1
-                kmax = int(st["nnz"][img, g0:g1].max())
-                if kmax == 0:
-                    continue  # all-zero rows: every product is 0, nothing is above the mean
-                sparse = kmax <= self.sparse_fraction * f
-                if sparse:
-                    # only the cells where a row is non-zero can count: gather them (zeros pad)
-                    idx = st["order"][img, g0:g1, :kmax]  # (rb, K)
-                    at = torch.gather(st["norm"][img, g0:g1], 1, idx)[:, :, None, None]
-                    flat_idx = idx.reshape(-1)
-                else:
-                    at = norm_t[:, g0:g1, None, None]  # (F, rb, 1, 1)
-                # only pairs with global column >= global row are needed
-                for c0 in range(max(0, g0 - cols.start), c, cb):
-                    c1 = min(c, c0 + cb)
-                    if sparse:  # (rb, K, 1, cb), summed over K
-                        bt = norm_t[:, cols.start + c0 : cols.start + c1]
-                        bt = bt.index_select(0, flat_idx).view(r1 - r0, kmax, 1, c1 - c0)
-                        shape, dim, hb = (r1 - r0, kmax, 2, c1 - c0), 1, band[k, r0:r1, None]
-                    else:  # (F, rb, 1, cb), summed over F
-                        bt = norm_t[:, None, None, cols.start + c0 : cols.start + c1]
-                        shape, dim, hb = (f, r1 - r0, 2, c1 - c0), 0, band[k, r0:r1]
-                    out = scratch[: math.prod(shape)].view(shape)
-                    # band - a*b: negative exactly where the product is above the band edge
-                    torch.addcmul(hb[..., c0:c1], at, bt, value=-1, out=out)
-                    bits = out.view(int_dtype).bitwise_right_shift_(shift)  # -1 / 0
-                    torch.sum(bits, dim=dim, dtype=torch.int32, out=counts[k, r0:r1, :, c0:c1])
-        values = counts[:, :, 0].to(torch.float64).div_(-f)
-        # non-zero: a cell inside the band, a near tie
-        unsure = torch.sub(counts[:, :, 0], counts[:, :, 1])
+        # scratch of one tile of F items per triple, cache-sized, within max_bytes
+        pairs = max(1, min(data.max_bytes, _WORK_BYTES) // (f * mean_x.element_size()))
+        scratch = torch.empty(f * min(pairs, n * b * c), dtype=dtype, device=device)
+        shift = st["sign_shift"]
+        sign = -top - 1  # the sign bit
+        nnz, norm_t = st["nnz"], st["norm_t"]
+        for ti, tr, tc in self._tiles(n, b, c, cols.start - rows.start, pairs):
+            gi = slice(images.start + ti.start, images.start + ti.stop)
+            gr = slice(rows.start + tr.start, rows.start + tr.stop)
+            gc = slice(cols.start + tc.start, cols.start + tc.stop)
+            kmax = int(nnz[gi, gr].max())
+            if kmax == 0:
+                continue  # all-zero rows: every product is 0, nothing is above the mean
+            m = mean_x[ti, tr, tc]  # (nt, rt, ct)
+            nt, rt, ct = m.shape
+            if kmax <= self.sparse_fraction * f:
+                # only the cells where a row is non-zero can count: gather them (zeros pad)
+                zero = st["norm"][gi, gr] == 0  # (nt, rt, F)
+                idx = torch.argsort(zero.to(torch.uint8), dim=2, stable=True)[:, :, :kmax]
+                at = torch.gather(st["norm"][gi, gr], 2, idx)[..., None]  # (nt, rt, K, 1)
+                flat = idx + (torch.arange(nt, device=device) * f)[:, None, None]
+                bt = norm_t[gi, :, gc].reshape(nt * f, ct).index_select(0, flat.reshape(-1))
+                shape, dim = (nt, rt, kmax, ct), 2
+                bt, m = bt.view(shape), m[:, :, None]
+            else:  # every cell, (nt, F, rt, ct), reduced over F
+                at = norm_t[gi, :, gr, None]
+                bt = norm_t[gi, :, None, gc]
+                shape, dim = (nt, f, rt, ct), 1
+                m = m[:, None]
+            d = scratch[: math.prod(shape)].view(shape)
+            torch.addcmul(m, at, bt, value=-1, out=d)  # m - a*b: negative where a*b is above
+            bits = d.view(int_dtype)
+            # as integers, negative floats sit below the others, ordered by |d|: the minimum
+            # is the smallest |d| of the negative cells (if any); flipping the sign bit swaps
+            low[0, ti, tr, tc] = bits.amin(dim=dim)
+            bits.bitwise_xor_(sign)
+            low[1, ti, tr, tc] = bits.amin(dim=dim)
+            # now -1 where d >= 0 (not above the mean): count = cells - those
+            below = bits.bitwise_right_shift_(shift).sum(dim=dim, dtype=torch.int32)
+            counts[ti, tr, tc] = below.add_(shape[dim])
+        values = counts.to(torch.float64).div_(f)
+        # |d| of the cell closest to the mean, per pair (the sign bit cleared)
+        closest = low.bitwise_and_(top).amin(dim=0).view(dtype).to(torch.float64)
+        # a cell inside the band: a near tie (a zero mean has only zero products: no tie)
+        unsure = (closest <= mean * self.tol) & (mean > 0)
         if st["tiny"]:
-            unsure[(mean > 0) & (mean < 1e-30)] = 1  # a band so small it may underflow
+            unsure |= (mean > 0) & (mean < 1e-30)  # a band so small it may underflow
         if bool(unsure.any()):
             self._fix_ties(data, images, rows, cols, unsure, values)
         return values
