@@ -643,8 +643,8 @@ def cluster_order(
 
     Example:
         >>> d = np.array([[0, 9, 1, 9], [9, 0, 9, 1], [1, 9, 0, 9], [9, 1, 9, 0.0]])
-        >>> cluster_order(d)
-        [0, 2, 1, 3]
+        >>> cluster_order(d)  # 0 beside 2 and 1 beside 3
+        [0, 2, 3, 1]
     """
     from scipy.cluster.hierarchy import leaves_list, linkage
     from scipy.spatial.distance import squareform

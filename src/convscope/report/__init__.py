@@ -7,12 +7,12 @@ and the figures. It only assembles: numbers come from :mod:`convscope.metrics`,
 pictures from :mod:`convscope.render`.
 
 Example:
-    >>> import convscope as cs  # doctest: +SKIP
-    >>> model, meta = cs.models.load_model("runs/demo")
+    >>> import dataclasses, tempfile, convscope as cs
     >>> data = cs.data.load("mnist5k")
-    >>> report = cs.report.build_report(model, data, "runs/demo/report")
-    >>> report.index
-    PosixPath('runs/demo/report/index.html')
+    >>> small = dataclasses.replace(data, x_test=data.x_test[:40], y_test=data.y_test[:40])
+    >>> report = cs.report.build_report(cs.models.build("mnist_convnet"), small, tempfile.mkdtemp())
+    >>> report.index.name, sorted(report.metrics)[:3]
+    ('index.html', ['channels', 'convscope_version', 'created'])
 """
 
 from __future__ import annotations

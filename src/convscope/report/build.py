@@ -138,8 +138,12 @@ def build_report(
         ConvscopeError: a probe index is out of range, or the data does not fit the model.
 
     Example:
-        >>> import convscope as cs  # doctest: +SKIP
-        >>> cs.report.build_report(model, cs.data.load("mnist5k"), "out").index
+        >>> import tempfile, convscope as cs
+        >>> model = cs.models.build("mnist_convnet")
+        >>> data = cs.data.load("mnist5k")
+        >>> out = tempfile.mkdtemp()
+        >>> build_report(model, data, out, images=[0], similarity_images=4).index.name
+        'index.html'
     """
     from ..capture import adapter_for, layers, resolve_layers
     from ..metrics.similarity import available_metrics

@@ -71,10 +71,14 @@ class SimilarityTracker(Callback):
         metric: a :mod:`convscope.metrics.similarity` metric (default ``multiply``).
 
     Example:
-        >>> import convscope as cs  # doctest: +SKIP
-        >>> tracker = cs.train.SimilarityTracker(probe=32)
-        >>> history = cs.train.fit(model, data, epochs=8, callbacks=[tracker])
-        >>> history.history["similarity/conv2d_1"]
+        >>> import numpy as np, convscope as cs
+        >>> model = cs.models.build("mnist_convnet")
+        >>> tracker = SimilarityTracker(probe=np.random.default_rng(0).random((4, 1, 28, 28)))
+        >>> tracker.on_train_begin(model, data=None)
+        >>> logs = {}
+        >>> tracker.on_epoch_end(0, logs, model)
+        >>> sorted(logs)
+        ['similarity', 'similarity/conv2d_1', 'similarity/conv2d_1/std']
     """
 
     def __init__(
