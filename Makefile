@@ -26,12 +26,12 @@ browser:
 	  (apt-get update -q && apt-get install -y -q chromium) >/dev/null; }
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench examples
-	$(BIN)/ruff format --check src tests bench examples
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests bench examples
-	$(BIN)/ruff check --fix src tests bench examples
+	$(BIN)/ruff format .
+	$(BIN)/ruff check --fix .
 
 test: $(STAMP) browser lint
 	$(BIN)/python -m pytest
