@@ -26,12 +26,12 @@ browser:
 	  (apt-get update -q && apt-get install -y -q chromium) >/dev/null; }
 
 lint: $(STAMP)
-	$(BIN)/ruff check .
-	$(BIN)/ruff format --check .
+	$(BIN)/ruff check src tests bench examples conftest.py
+	$(BIN)/ruff format --check src tests bench examples conftest.py
 
 format: $(STAMP)
-	$(BIN)/ruff format .
-	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format src tests bench examples conftest.py
+	$(BIN)/ruff check --fix src tests bench examples conftest.py
 
 test: $(STAMP) browser lint
 	$(BIN)/python -m pytest
