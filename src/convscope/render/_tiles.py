@@ -68,6 +68,17 @@ def finite(arr: np.ndarray, name: str = "array") -> np.ndarray:
     return np.nan_to_num(arr, nan=lo, posinf=hi, neginf=lo)
 
 
+def _pick(batch: np.ndarray, image_index: int, name: str) -> np.ndarray:
+    """One image of a batch, or a ShapeError naming the index and the batch's shape."""
+    n = batch.shape[0]
+    if not -n <= image_index < n:
+        raise ShapeError(
+            f"{name}: image_index {image_index} out of range for a batch of {n} images "
+            f"(shape {batch.shape})"
+        )
+    return batch[image_index]
+
+
 def maps_chw(maps: Any, image_index: int = 0, name: str = "maps") -> np.ndarray:
     """Coerce one image's feature maps to ``(C, H, W)``.
 
@@ -80,13 +91,7 @@ def maps_chw(maps: Any, image_index: int = 0, name: str = "maps") -> np.ndarray:
     """
     arr = as_array(maps, name)
     if arr.ndim == 4:
-        n = arr.shape[0]
-        if not -n <= image_index < n:
-            raise ShapeError(
-                f"{name}: image_index {image_index} out of range for a batch of {n} images "
-                f"(shape {arr.shape})"
-            )
-        arr = arr[image_index]
+        arr = _pick(arr, image_index, name)
     elif arr.ndim != 3:
         raise ShapeError(
             f"{name}: expected feature maps shaped (C, H, W) or (N, C, H, W), got {arr.shape}; "
@@ -302,12 +307,7 @@ def image_hwc(image: Any, name: str = "image", image_index: int = 0) -> np.ndarr
     """
     arr = as_array(image, name)
     if arr.ndim == 4:
-        n = arr.shape[0]
-        if not -n <= image_index < n:
-            raise ShapeError(
-                f"{name}: image_index {image_index} out of range for shape {arr.shape}"
-            )
-        arr = arr[image_index]
+        arr = _pick(arr, image_index, name)
     if arr.ndim == 3:
         if arr.shape[0] in (1, 3, 4):
             arr = np.moveaxis(arr, 0, -1)
