@@ -4,9 +4,9 @@ Profiles every layer of ``mnist_convnet`` (untrained weights: the cost does not 
 them) over ``mnist5k`` (all 5,000 images; random data of the same shape if
 ``convscope.data`` cannot load it), two ways:
 
-* stream: :func:`convscope.capture.capture_iter` batch by batch into one
+* stream: :func:`convscope.capturing.capture_iter` batch by batch into one
   :class:`~convscope.metrics.firing.FiringAccumulator` per layer (memory: one batch);
-* capture-all: :func:`convscope.capture.capture` of every layer for every image, then
+* capture-all: :func:`convscope.capturing.capture` of every layer for every image, then
   one accumulator update per layer (memory: the whole data set's activations).
 
 Each mode runs in fresh processes, alternated over ``--rounds``, (so the RSS peaks do not mask each other), after a
@@ -51,7 +51,8 @@ def _run(mode: str, batch_size: int, repeat: int, queue: mp.Queue) -> None:
     import torch
 
     import convscope as cs
-    from convscope.capture import capture, capture_iter, layers, resolve_layers
+    from convscope.adapters import resolve_layers
+    from convscope.capturing import capture, capture_iter, layers
     from convscope.metrics.firing import FiringAccumulator
 
     torch.set_num_threads(2)

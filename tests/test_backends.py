@@ -57,7 +57,7 @@ def torch_model():
 
 @pytest.fixture(scope="module")
 def backends(torch_model, tmp_path_factory):
-    from convscope.capture.onnx import load_onnx_model
+    from convscope.adapters.onnx import load_onnx_model
     from convscope.export import export_onnx
     from convscope.keras import from_zoo
 
@@ -84,7 +84,7 @@ def x_digits():
 
 
 def test_adapter_kind_and_input_shape(backend):
-    from convscope.capture import adapter_for
+    from convscope.adapters import adapter_for
 
     adapter = adapter_for(backend.model)
     try:
@@ -249,7 +249,7 @@ def test_resources_released(backend, monkeypatch):
         monkeypatch.undo()
         assert cs.capture(model, x, "dense")["dense"].shape == (2, 10)
     elif backend.name == "onnx":
-        from convscope.capture.onnx import OnnxAdapter
+        from convscope.adapters.onnx import OnnxAdapter
 
         adapter = OnnxAdapter(backend.model)
         adapter.run(adapter.to_input(x), ["conv2d", "dense"])

@@ -8,7 +8,7 @@ import torch
 from torch import nn
 
 import convscope as cs
-from convscope.capture import adapter_for, resolve_layers
+from convscope.adapters import adapter_for, resolve_layers
 from convscope.errors import ConvscopeError, ShapeError, UnknownNameError
 
 

@@ -17,7 +17,7 @@ keras = pytest.importorskip("keras")
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 from keras import layers  # noqa: E402
 
-from convscope.capture.keras import KerasAdapter, load_keras_model  # noqa: E402
+from convscope.adapters.keras import KerasAdapter, load_keras_model  # noqa: E402
 
 INPUT_SHAPE = (28, 28, 1)
 

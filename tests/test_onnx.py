@@ -15,7 +15,7 @@ from convscope.errors import ConvscopeError, FormatError, ShapeError
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from convscope.capture.onnx import OnnxAdapter, OnnxModel, load_onnx_model  # noqa: E402
+from convscope.adapters.onnx import OnnxAdapter, OnnxModel, load_onnx_model  # noqa: E402
 from convscope.export import export_onnx  # noqa: E402
 
 

@@ -255,7 +255,7 @@ def _section_ids(report) -> list[str]:
 
 def test_report_for_keras_and_onnx_twins_agrees_with_torch(demo_run, mnist_small, tmp_path):
     """The same trained weights in torch, Keras and ONNX give the same report numbers."""
-    from convscope.capture.onnx import load_onnx_model
+    from convscope.adapters.onnx import load_onnx_model
     from convscope.export import export_onnx
     from convscope.keras import from_zoo
 

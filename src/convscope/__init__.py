@@ -19,14 +19,14 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-__version__ = "0.1.0"
+from ._version import __version__
 
 # public name -> (module, attribute or None for the module itself)
 _LAZY = {
-    "capture": ("convscope.capture", "capture"),
-    "capture_iter": ("convscope.capture", "capture_iter"),
-    "layers": ("convscope.capture", "layers"),
-    "LayerInfo": ("convscope.capture", "LayerInfo"),
+    "capture": ("convscope.capturing", "capture"),
+    "capture_iter": ("convscope.capturing", "capture_iter"),
+    "layers": ("convscope.capturing", "layers"),
+    "LayerInfo": ("convscope.capturing", "LayerInfo"),
     "similarity": ("convscope.metrics.similarity", None),
     "firing": ("convscope.metrics.firing", None),
     "metrics": ("convscope.metrics", None),
@@ -42,7 +42,7 @@ __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import data, errors, metrics, models, render, report, train
-    from .capture import LayerInfo, capture, capture_iter, layers
+    from .capturing import LayerInfo, capture, capture_iter, layers
     from .metrics import firing, similarity
 
 

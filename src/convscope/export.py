@@ -4,7 +4,7 @@ torch's TorchScript-based exporter (``dynamo=False``) names nodes after the modu
 made them (``/conv2d/Conv``, ``/conv2d/Relu``). :func:`export_onnx` renames the *last*
 node of each module to the module's name (``conv2d``: the post-ReLU output, as in the zoo)
 and the others to ``<module>/<op>`` (``conv2d/Conv``), so
-:class:`convscope.capture.onnx.OnnxAdapter` lists the same layers as the torch model.
+:class:`convscope.adapters.onnx.OnnxAdapter` lists the same layers as the torch model.
 Modules that export to no node in eval mode (``Dropout``) get an inference-mode ONNX
 ``Dropout`` node of their own name, so layer lists and indices match too.
 
@@ -76,7 +76,7 @@ def export_onnx(
         import onnx
     except ImportError as exc:  # pragma: no cover - depends on the installation
         raise BackendMissingError("onnx", "onnx") from exc
-    from .capture import adapter_for
+    from .adapters import adapter_for
 
     if isinstance(model, torch.nn.Module) and adapter_for(model).backend == "keras":
         raise ConvscopeError(
@@ -169,7 +169,7 @@ def _name_layers(proto: Any, model: Any) -> None:
     import torch
     from onnx import helper
 
-    from .capture.torch import module_kind
+    from .adapters.torch import module_kind
 
     modules = {name: m for name, m in model.named_modules() if name}
     scopes: dict[str, list[Any]] = {}

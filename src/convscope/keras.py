@@ -19,8 +19,8 @@ import numpy as np
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
-from .capture.keras import KerasAdapter, _walk, keras, keras_kind  # noqa: E402
-from .errors import ConvscopeError, UnknownNameError  # noqa: E402
+from .adapters.keras import KerasAdapter, conv_kernels, keras  # noqa: E402
+from .errors import ConvscopeError  # noqa: E402
 
 __all__ = ["SimilarityCallback", "conv_kernels", "from_zoo"]
 
@@ -31,7 +31,7 @@ class SimilarityCallback(keras.callbacks.Callback):
     """Log the mean feature-map similarity of some layers at the end of every epoch.
 
     Seed 000's ``LogSimilarities`` done right: the tracked layers are captured on the probe
-    images through :class:`~convscope.capture.keras.KerasAdapter` (nested sub-model layers
+    images through :class:`~convscope.adapters.keras.KerasAdapter` (nested sub-model layers
     included, no separate sub-model needed), scored with
     :func:`convscope.metrics.similarity.mean_similarity` per image, and written into
     ``logs`` so that Keras puts them into ``history.history``:
@@ -78,7 +78,7 @@ class SimilarityCallback(keras.callbacks.Callback):
     def _prepare(self) -> KerasAdapter:
         model = self.model
         if self._adapter is None or self._model is not model:
-            from .capture.base import resolve_layers
+            from .adapters.base import resolve_layers
 
             adapter = KerasAdapter(model)
             infos = adapter.infos(shapes=False)
@@ -98,7 +98,7 @@ class SimilarityCallback(keras.callbacks.Callback):
 
     def compute(self) -> dict[str, float]:
         """Score the tracked layers on the probe images now; returns the values logged."""
-        from .capture import capture
+        from .capturing import capture
         from .train.tracker import similarity_logs
 
         adapter = self._prepare()
@@ -112,64 +112,6 @@ class SimilarityCallback(keras.callbacks.Callback):
         if logs is not None:
             logs.update(values)
         log.debug("epoch %d: mean similarity %.4f", epoch + 1, values["similarity"])
-
-
-def _find_layer(model: Any, layer: Any) -> tuple[str, Any]:
-    walked = _walk(model)
-    convs = [(n, lay) for n, lay in walked if keras_kind(lay) == "conv"]
-    if layer is None:
-        if not convs:
-            raise ConvscopeError(f"model {model.name!r} has no conv layer")
-        return convs[0]
-    if isinstance(layer, str):
-        for name, candidate in walked:
-            if name == layer:
-                return name, candidate
-        raise UnknownNameError("conv layer", [layer], [n for n, _ in convs])
-    for name, candidate in walked:
-        if candidate is layer:
-            return name, candidate
-    raise ConvscopeError(f"layer {getattr(layer, 'name', layer)!r} is not part of {model.name!r}")
-
-
-def conv_kernels(model: Any, layer: Any = None) -> np.ndarray:
-    """A Keras conv layer's kernels in torch layout (out, in, kh, kw), float32.
-
-    Keras stores kernels as (kh, kw, in, out) (seed 003 draws ``weights[0][:, :, 0, i]``);
-    this returns ``kernel.transpose(3, 2, 0, 1)`` so ``result[i, 0]`` is that same kernel
-    and :func:`convscope.render.kernels` can draw it.
-
-    Args:
-        model: a Keras model.
-        layer: a layer name ("/" for nested layers), a layer object, or None for the
-            first conv layer.
-
-    Raises:
-        UnknownNameError: no layer of that name (the conv layers are listed).
-        ConvscopeError: the layer has no 2-D conv kernel.
-
-    Example:
-        >>> w = conv_kernels(model, "conv_0")  # doctest: +SKIP
-        >>> w.shape  # (out, in, kh, kw)  # doctest: +SKIP
-        (32, 3, 3, 3)
-    """
-    name, found = _find_layer(model, layer)
-    kernel = getattr(found, "kernel", None)
-    if kernel is None and getattr(found, "depthwise_kernel", None) is not None:
-        kernel = found.depthwise_kernel
-    if kernel is None:
-        raise ConvscopeError(f"layer {name!r} ({type(found).__name__}) has no conv kernel")
-    value = getattr(kernel, "value", kernel)  # the backend tensor behind a keras.Variable
-    if hasattr(value, "detach"):  # torch: no round trip through np.array(tensor)
-        array = value.detach().cpu().numpy().astype(np.float32, copy=False)
-    else:
-        array = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float32)
-    if array.ndim != 4:
-        raise ConvscopeError(
-            f"layer {name!r} has a {array.ndim}-D kernel {array.shape}; conv_kernels takes "
-            "2-D convolutions (kh, kw, in, out)"
-        )
-    return np.ascontiguousarray(array.transpose(3, 2, 0, 1))
 
 
 def from_zoo(model: Any, name: str | None = None) -> Any:
@@ -188,7 +130,7 @@ def from_zoo(model: Any, name: str | None = None) -> Any:
     """
     import torch
 
-    from .capture.torch import TorchAdapter
+    from .adapters.torch import TorchAdapter
     from .models.zoo import GlobalAveragePooling2D
 
     c, h, w = (int(v) for v in model.input_shape)

@@ -29,7 +29,7 @@ VERB_MODULES = [
 
 def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser with every verb that is installed."""
-    from .. import __version__
+    from .._version import __version__
 
     parser = argparse.ArgumentParser(
         prog="convscope",

@@ -92,17 +92,10 @@ def model_input_shape(model: Any) -> tuple[int, ...] | None:
         >>> model_input_shape(cs.models.build("cifar_cnn5"))
         (3, 32, 32)
     """
-    from ..capture import adapter_for
+    from ..adapters import adapter_for
 
     adapter = adapter_for(model)
     try:
-        shape = adapter.input_shape
-        if shape is None or len(shape) != 3 or any(d is None for d in shape):
-            return None
-        nhwc = (
-            getattr(adapter, "data_format", None) == "channels_last"
-            or getattr(adapter, "layout", None) == "NHWC"
-        )
-        return (shape[2], shape[0], shape[1]) if nhwc else tuple(shape)
+        return adapter.image_shape
     finally:
         adapter.close()

@@ -32,7 +32,8 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from ..capture import format_summary, layers
+    from ..adapters import format_summary
+    from ..capturing import layers
     from ..models import resolve_model
 
     model, meta = resolve_model(args.model)
@@ -46,7 +47,7 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _layers(args: argparse.Namespace) -> int:
-    from ..capture import layers
+    from ..capturing import layers
     from ..models import resolve_model
 
     model, _ = resolve_model(args.model)

@@ -50,8 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def _similarity(args: argparse.Namespace) -> int:
     from .._io import safe_filename, write_json, write_text
-    from ..capture import capture, resolve_layers
-    from ..capture import layers as list_layers
+    from ..adapters import resolve_layers
+    from ..capturing import capture
+    from ..capturing import layers as list_layers
     from ..errors import ConvscopeError
     from ..metrics import similarity as sim
     from ..train.tracker import default_tracked_layer

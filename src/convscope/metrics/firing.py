@@ -8,7 +8,7 @@ of their firing rates. This module does the same, but
   that does not have exactly 1000 test images),
 * reports a class with no samples (rate 0, count 0, and a warning) instead of dividing
   by zero,
-* streams through :func:`convscope.capture.capture_iter`, so memory is bounded by
+* streams through :func:`convscope.capturing.capture_iter`, so memory is bounded by
   ``classes x units`` whatever the size of the data set, and
 * is an accumulator: profiles built on parts of a data set merge into exactly the
   profile of the whole (fire counts and sample counts are integers).
@@ -96,7 +96,7 @@ def default_layer(model: Any) -> str:
         >>> default_layer(cs.models.build("fashion_gap")), default_layer(cs.models.build("mnist_convnet"))
         ('dense', 'flatten')
     """
-    from ..capture import layers
+    from ..capturing import layers
 
     leaves = [i for i in layers(model) if i.kind != "block"]
     before = [i for i in leaves[:-1] if i.kind not in ("dropout", "activation")]
@@ -513,7 +513,8 @@ def profile(
         >>> p.rates.shape, p.counts.tolist()
         ((10, 32), [2, 2, 2, 2, 2, 2, 2, 2, 2, 2])
     """
-    from ..capture import capture_iter, layers, resolve_layers
+    from ..adapters import resolve_layers
+    from ..capturing import capture_iter, layers
 
     threshold = check_threshold(threshold)
     _check_reduce(reduce)

@@ -282,7 +282,7 @@ def channel_stats(
         >>> sorted(stats), stats["conv2d"].mean.shape
         (['conv2d', 'conv2d_1'], (32,))
     """
-    from ..capture import capture_iter
+    from ..capturing import capture_iter
 
     acc = ChannelStats(threshold=threshold, similarity_samples=similarity_samples)
     for maps, _labels in capture_iter(model, data, layers, batch_size=batch_size):

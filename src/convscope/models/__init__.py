@@ -18,7 +18,8 @@ def summary(model, input_shape=None) -> str:
         >>> print(summary(build("mnist_convnet")))  # doctest: +ELLIPSIS
         Model: "mnist_convnet"...
     """
-    from ..capture import format_summary, layers
+    from ..adapters import format_summary
+    from ..capturing import layers
 
     return format_summary(
         layers(model, input_shape=input_shape), title=getattr(model, "arch", None)

@@ -201,11 +201,11 @@ def resolve_model(
         return build(text).to(device).eval(), meta
     suffix = path.suffix.lower()
     if suffix in (".keras", ".h5", ".hdf5"):
-        from ..capture.keras import load_keras_model
+        from ..adapters.keras import load_keras_model
 
         return load_keras_model(path, trust=trust), None
     if suffix == ".onnx":
-        from ..capture.onnx import load_onnx_model
+        from ..adapters.onnx import load_onnx_model
 
         onnx_model = load_onnx_model(path)
         return onnx_model, _onnx_meta(onnx_model.metadata)

@@ -11,8 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from .. import __version__
 from .._io import safe_filename, save_figure, write_json, write_text
+from .._version import __version__
 from ..errors import ConvscopeError, UnknownNameError
 from . import html as H
 
@@ -145,7 +145,8 @@ def build_report(
         >>> build_report(model, data, out, images=[0], similarity_images=4).index.name
         'index.html'
     """
-    from ..capture import adapter_for, layers, resolve_layers
+    from ..adapters import adapter_for, resolve_layers
+    from ..capturing import layers
     from ..metrics.similarity import available_metrics
 
     if metric not in available_metrics():
@@ -411,7 +412,7 @@ def _evaluation_section(ctx: _Context) -> None:
 
 def _probe_section(ctx: _Context) -> None:
     from .. import render
-    from ..capture import capture
+    from ..capturing import capture
 
     section = H.Section("feature-maps", "Feature maps of probe images")
     names = ctx.spatial_layers()
@@ -499,7 +500,7 @@ def _kernel_section(ctx: _Context) -> None:
 
 def _similarity_section(ctx: _Context) -> None:
     from .. import render
-    from ..capture import capture
+    from ..capturing import capture
     from ..metrics import similarity as sim
 
     section = H.Section("similarity", "Channel similarity")
@@ -790,21 +791,10 @@ def _kind(ctx: _Context, name: str) -> str:
 
 def _conv_weights(ctx: _Context, layer: str) -> np.ndarray | None:
     """A conv layer's weights in torch layout (out, in, kh, kw), from any backend."""
-    if ctx.backend == "torch":
-        weight = getattr(ctx.model.get_submodule(layer.replace("/", ".")), "weight", None)
-        return None if weight is None else weight.detach().cpu().numpy()
-    if ctx.backend == "keras":
-        from ..keras import conv_kernels
+    from ..adapters import adapter_for
 
-        return conv_kernels(ctx.model, layer)
-    if ctx.backend == "onnx":  # ONNX Conv weights are (out, in, kh, kw) whatever the layout
-        from ..capture.onnx import OnnxModel, initializer_array
-
-        model = ctx.model if isinstance(ctx.model, OnnxModel) else OnnxModel(ctx.model)
-        for node in model.proto.graph.node:
-            if node.op_type == "Conv" and (node.name == layer or node.name.startswith(layer + "/")):
-                return initializer_array(model, node.input[1])
-    return None
+    with adapter_for(ctx.model) as adapter:
+        return adapter.kernels(layer)
 
 
 def report_for_run(

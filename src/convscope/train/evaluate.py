@@ -220,7 +220,7 @@ def _model_device(model: torch.nn.Module) -> torch.device:
 
 
 def _is_plain_torch(model: Any) -> bool:
-    from ..capture import adapter_for
+    from ..adapters import adapter_for
 
     if not isinstance(model, torch.nn.Module):
         return False
@@ -265,7 +265,7 @@ def _backend_logits(model: Any, xs: torch.Tensor, batch_size: int) -> torch.Tens
     A last layer that outputs probabilities (a softmax: non-negative rows summing to 1)
     is turned into log-probabilities, so the loss is the same cross-entropy.
     """
-    from ..capture import capture
+    from ..capturing import capture
 
     out = capture(model, xs.numpy(), layers=-1, batch_size=batch_size)
     scores = np.asarray(next(iter(out.values())), dtype=np.float64)

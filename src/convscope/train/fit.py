@@ -105,7 +105,7 @@ def _now() -> str:
 
 
 def _versions() -> dict[str, str]:
-    from .. import __version__
+    from .._version import __version__
 
     return {
         "convscope": __version__,

@@ -52,7 +52,7 @@ def default_tracked_layer(model: Any) -> str:
         >>> default_tracked_layer(cs.models.build("mnist_convnet"))
         'conv2d_1'
     """
-    from ..capture import layers
+    from ..capturing import layers
 
     convs = [i.name for i in layers(model) if i.kind == "conv"]
     if not convs:
@@ -96,7 +96,7 @@ class SimilarityTracker(Callback):
         self.layer_names_: list[str] | None = None
 
     def on_train_begin(self, model: Any, data: Any) -> None:
-        from ..capture import adapter_for, resolve_layers
+        from ..adapters import adapter_for, resolve_layers
 
         if isinstance(self.probe, (int, np.integer)):
             if self.probe < 1:
@@ -115,7 +115,7 @@ class SimilarityTracker(Callback):
         self.layer_names_ = sorted(resolve_layers(selection, infos), key=order.__getitem__)
 
     def on_epoch_end(self, epoch: int, logs: dict[str, Any], model: Any) -> None:
-        from ..capture import capture
+        from ..capturing import capture
 
         if self.probe_images_ is None or self.layer_names_ is None:
             raise ConvscopeError(

@@ -38,7 +38,7 @@ except ImportError as exc:  # pragma: no cover - depends on the installation
 
     raise BackendMissingError("keras", "keras") from exc
 
-from ..errors import ConvscopeError, FormatError, ShapeError
+from ..errors import ConvscopeError, FormatError, ShapeError, UnknownNameError
 from .base import Adapter, LayerInfo, arrange_batch, check_float_images
 from .base import fits as _fits
 
@@ -217,6 +217,7 @@ class KerasAdapter(Adapter):
             )
         self.model = model
         self.data_format = _data_format(model)
+        self.channels_last = self.data_format == "channels_last"
         self.input_shape = self._model_input_shape()
 
     # -- shapes ----------------------------------------------------------------------
@@ -265,6 +266,12 @@ class KerasAdapter(Adapter):
         return dims
 
     # -- Adapter interface -----------------------------------------------------------
+    def kernels(self, layer: str) -> np.ndarray | None:
+        try:
+            return conv_kernels(self.model, layer)
+        except ConvscopeError:
+            return None
+
     def infos(
         self, input_shape: tuple[int, ...] | None = None, shapes: bool = True
     ) -> list[LayerInfo]:
@@ -396,3 +403,61 @@ def load_keras_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
             f"{path} is not a loadable Keras model ({type(exc).__name__}: {exc}); it may be "
             "truncated or saved by an incompatible Keras"
         ) from None
+
+
+def find_layer(model: Any, layer: Any) -> tuple[str, Any]:
+    walked = _walk(model)
+    convs = [(n, lay) for n, lay in walked if keras_kind(lay) == "conv"]
+    if layer is None:
+        if not convs:
+            raise ConvscopeError(f"model {model.name!r} has no conv layer")
+        return convs[0]
+    if isinstance(layer, str):
+        for name, candidate in walked:
+            if name == layer:
+                return name, candidate
+        raise UnknownNameError("conv layer", [layer], [n for n, _ in convs])
+    for name, candidate in walked:
+        if candidate is layer:
+            return name, candidate
+    raise ConvscopeError(f"layer {getattr(layer, 'name', layer)!r} is not part of {model.name!r}")
+
+
+def conv_kernels(model: Any, layer: Any = None) -> np.ndarray:
+    """A Keras conv layer's kernels in torch layout (out, in, kh, kw), float32.
+
+    Keras stores kernels as (kh, kw, in, out) (seed 003 draws ``weights[0][:, :, 0, i]``);
+    this returns ``kernel.transpose(3, 2, 0, 1)`` so ``result[i, 0]`` is that same kernel
+    and :func:`convscope.render.kernels` can draw it.
+
+    Args:
+        model: a Keras model.
+        layer: a layer name ("/" for nested layers), a layer object, or None for the
+            first conv layer.
+
+    Raises:
+        UnknownNameError: no layer of that name (the conv layers are listed).
+        ConvscopeError: the layer has no 2-D conv kernel.
+
+    Example:
+        >>> w = conv_kernels(model, "conv_0")  # doctest: +SKIP
+        >>> w.shape  # (out, in, kh, kw)  # doctest: +SKIP
+        (32, 3, 3, 3)
+    """
+    name, found = find_layer(model, layer)
+    kernel = getattr(found, "kernel", None)
+    if kernel is None and getattr(found, "depthwise_kernel", None) is not None:
+        kernel = found.depthwise_kernel
+    if kernel is None:
+        raise ConvscopeError(f"layer {name!r} ({type(found).__name__}) has no conv kernel")
+    value = getattr(kernel, "value", kernel)  # the backend tensor behind a keras.Variable
+    if hasattr(value, "detach"):  # torch: no round trip through np.array(tensor)
+        array = value.detach().cpu().numpy().astype(np.float32, copy=False)
+    else:
+        array = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float32)
+    if array.ndim != 4:
+        raise ConvscopeError(
+            f"layer {name!r} has a {array.ndim}-D kernel {array.shape}; conv_kernels takes "
+            "2-D convolutions (kh, kw, in, out)"
+        )
+    return np.ascontiguousarray(array.transpose(3, 2, 0, 1))

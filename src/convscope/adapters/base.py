@@ -134,6 +134,77 @@ def _miss_error(
     return error
 
 
+# ------------------------------------------------------------------ layer defaults
+# One policy for "which layer, when the user names none", next to layer selection.
+
+
+def spatial_layers(
+    infos: Sequence[LayerInfo], kinds: Sequence[str] = ("conv", "pool")
+) -> list[str]:
+    """Layers of the given kinds whose output is a (C, H, W) map with H×W > 1.
+
+    Maps of one cell (a squeeze-excitation 1×1 conv after global pooling) are not spatial:
+    they have nothing to tile, overlay or compare cell by cell.
+
+    Example:
+        >>> spatial_layers([LayerInfo("c", "conv", (8, 5, 5), 0), LayerInfo("se", "conv", (8, 1, 1), 0),
+        ...                 LayerInfo("d", "dense", (10,), 0)])
+        ['c']
+    """
+    return [
+        i.name
+        for i in infos
+        if i.kind in kinds
+        and i.output_shape is not None
+        and len(i.output_shape) == 3
+        and i.output_shape[1] * i.output_shape[2] > 1
+    ]
+
+
+def default_tracked_layer(infos: Sequence[LayerInfo]) -> str:
+    """The layer whose similarity is tracked and shown by default: the last spatial conv.
+
+    Seed 000 tracks its CNN sub-model's output, ``conv2d_1`` of mnist_convnet. Without
+    shapes (``infos(shapes=False)``), the last conv layer.
+
+    Raises:
+        ConvscopeError: the model has no conv layer.
+
+    Example:
+        >>> default_tracked_layer([LayerInfo("conv2d", "conv", (32, 26, 26), 0),
+        ...                        LayerInfo("conv2d_1", "conv", (64, 11, 11), 0)])
+        'conv2d_1'
+    """
+    convs = spatial_layers(infos, ("conv",)) or [i.name for i in infos if i.kind == "conv"]
+    if not convs:
+        raise ConvscopeError("the model has no conv layer to track; name the layers to track")
+    return convs[-1]
+
+
+def default_firing_layer(infos: Sequence[LayerInfo]) -> str:
+    """The layer seed 001 profiles: the one that feeds the output layer.
+
+    Dropout and activation layers are skipped (they repeat their input), so this is
+    ``dense`` for fashion_gap (32 units, as in seed 001) and ``flatten`` for
+    mnist_convnet (1,600 units). A conv map almost always has some cell above 0, so
+    whole-map layers would make every rate 1; dense or flattened units fire sparsely.
+
+    Raises:
+        ConvscopeError: the model has no layer before its output.
+
+    Example:
+        >>> default_firing_layer([LayerInfo("flatten", "flatten", (1600,), 0),
+        ...                       LayerInfo("dropout", "dropout", (1600,), 0),
+        ...                       LayerInfo("dense", "dense", (10,), 16010)])
+        'flatten'
+    """
+    leaves = [i for i in infos if i.kind != "block"]
+    before = [i for i in leaves[:-1] if i.kind not in ("dropout", "activation")]
+    if not before:
+        raise ConvscopeError("the model has no layer before its output to profile; name a layer")
+    return before[-1].name
+
+
 def fits(got: tuple[int, ...], want: tuple[int | None, ...]) -> bool:
     """Whether shape ``got`` matches ``want``, where ``None`` in ``want`` matches any size.
 
@@ -223,6 +294,25 @@ class Adapter:
 
     backend = "base"
     input_shape: tuple[int, ...] | None = None
+    """One image's shape as the model itself takes it ((H, W, C) for channels-last)."""
+    channels_last: bool = False
+    """Whether the model takes (and its conv layers give) channels-last tensors."""
+
+    @property
+    def image_shape(self) -> tuple[int, ...] | None:
+        """(C, H, W) of the images the model takes, in convscope's NCHW currency.
+
+        None when the model does not say (a torch module without ``input_shape``) or has
+        no fixed size.
+        """
+        shape = self.input_shape
+        if shape is None or len(shape) != 3 or any(d is None for d in shape):
+            return None
+        return (shape[2], shape[0], shape[1]) if self.channels_last else tuple(shape)
+
+    def kernels(self, layer: str) -> np.ndarray | None:
+        """A conv layer's weights as (out, in, kh, kw) float32, or None if it has none."""
+        return None
 
     def infos(
         self, input_shape: tuple[int, ...] | None = None, shapes: bool = True

@@ -363,6 +363,17 @@ class OnnxAdapter(Adapter):
         return self._shapes[key]
 
     # -- Adapter interface -------------------------------------------------------------
+    @property
+    def channels_last(self) -> bool:  # type: ignore[override]
+        return self.layout == "NHWC"
+
+    def kernels(self, layer: str) -> np.ndarray | None:
+        # ONNX Conv weights are (out, in, kh, kw) whatever the tensors' layout
+        for node in self.model.proto.graph.node:
+            if node.op_type == "Conv" and (node.name == layer or node.name.startswith(layer + "/")):
+                return initializer_array(self.model, node.input[1]).astype(np.float32, copy=False)
+        return None
+
     def infos(
         self, input_shape: tuple[int, ...] | None = None, shapes: bool = True
     ) -> list[LayerInfo]:

@@ -200,6 +200,12 @@ class TorchAdapter(Adapter):
             self.close()
             self.model.train(was_training)
 
+    def kernels(self, layer: str) -> np.ndarray | None:
+        weight = getattr(self.modules.get(layer), "weight", None)
+        if not isinstance(weight, torch.Tensor) or weight.ndim != 4:
+            return None
+        return weight.detach().float().cpu().numpy()
+
     def close(self) -> None:
         while self._handles:
             self._handles.pop().remove()

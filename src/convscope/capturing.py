@@ -1,4 +1,7 @@
-"""Capture feature maps from PyTorch, Keras 3 or ONNX models as ``{layer: ndarray}``.
+"""The capture verbs: ``capture``, ``capture_iter`` and ``layers``, for every backend.
+
+An ordinary module (not a package), so ``convscope.capture`` is always the function
+below with its real signature, whatever else was imported first.
 
 Example:
     >>> import numpy as np, convscope as cs
@@ -10,73 +13,24 @@ Example:
 
 from __future__ import annotations
 
-import sys
-import types
 from collections.abc import Iterable, Iterator
-from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from .._batching import batch_slices
-from ..errors import ConvscopeError
-from .base import KINDS, Adapter, LayerInfo, Selection, format_summary, resolve_layers
+from ._batching import batch_slices
+from .adapters import adapter_for
+from .adapters.base import LayerInfo, Selection, format_summary, resolve_layers
+from .errors import ConvscopeError
 
 __all__ = [
-    "KINDS",
-    "Adapter",
     "LayerInfo",
-    "adapter_for",
     "capture",
     "capture_iter",
     "format_summary",
     "layers",
     "resolve_layers",
 ]
-
-
-def _is_keras(model: Any) -> bool:
-    return any(cls.__module__.split(".")[0] == "keras" for cls in type(model).__mro__)
-
-
-def adapter_for(model: Any, device: Any = None) -> Adapter:
-    """Pick the capture backend for ``model``: torch module, Keras model or ONNX model.
-
-    ONNX models are given as a path to a ``.onnx`` file, an ``onnx.ModelProto`` or a
-    :class:`convscope.capture.onnx.OnnxModel`.
-
-    Example:
-        >>> import convscope as cs
-        >>> adapter_for(cs.models.build("mnist_convnet")).backend
-        'torch'
-    """
-    if isinstance(model, Adapter):
-        return model
-    if _is_keras(model):  # first: with KERAS_BACKEND=torch a Keras model is an nn.Module too
-        from .keras import KerasAdapter
-
-        return KerasAdapter(model)
-    module = type(model).__module__.split(".")[0]
-    if module == "torch" or _has_torch_base(model):
-        from .torch import TorchAdapter
-
-        return TorchAdapter(model, device=device)
-    if (
-        (isinstance(model, (str, Path)) and str(model).lower().endswith(".onnx"))
-        or module in ("onnx", "onnxruntime")
-        or type(model).__name__ == "OnnxModel"
-    ):
-        from .onnx import OnnxAdapter
-
-        return OnnxAdapter(model)
-    raise ConvscopeError(
-        f"convscope cannot capture from a {type(model).__module__}.{type(model).__name__}; "
-        "pass a torch.nn.Module, a keras.Model, or an ONNX model (path, onnx.ModelProto)"
-    )
-
-
-def _has_torch_base(model: Any) -> bool:
-    return any(cls.__module__.startswith("torch.nn") for cls in type(model).__mro__)
 
 
 def layers(model: Any, input_shape: tuple[int, ...] | None = None) -> list[LayerInfo]:
@@ -278,18 +232,3 @@ def _to_labels(labels: Any) -> np.ndarray:
     if hasattr(labels, "detach"):
         labels = labels.detach().cpu().numpy()
     return np.asarray(labels)
-
-
-class _CallableModule(types.ModuleType):
-    """``convscope.capture`` is both this package and the function :func:`capture`.
-
-    Python binds ``convscope.capture`` to the package once any ``convscope.capture.*``
-    module is imported, which would shadow the public ``cs.capture(model, x)``; making
-    the package callable keeps that entry point stable either way.
-    """
-
-    def __call__(self, *args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
-        return capture(*args, **kwargs)
-
-
-sys.modules[__name__].__class__ = _CallableModule

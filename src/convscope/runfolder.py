@@ -1,0 +1,187 @@
+"""A training run's folder: the one place that knows a run's file names.
+
+``convscope train`` and :func:`convscope.train.fit` write a run folder; every other verb
+reads one (``convscope report RUN``, ``evaluate RUN``...). Only :class:`RunFolder`
+spells the file names, so a layout change is one edit here.
+
+Layout::
+
+    RUN/
+      run.json            the run record: model, data set, seed, options, status
+      model.safetensors   the best weights so far (safe format, no pickle)
+      last.ckpt           the training state after the last completed epoch (resume)
+      history.json        per-epoch numbers; history.csv the same as a table
+      evaluation.json     the run's own evaluation (test split of its data and seed)
+      predictions.npz     its predictions
+      evaluations/        every other evaluation asked for, one folder per request
+      report/             the HTML report
+
+Example:
+    >>> run = RunFolder("runs/demo/run")
+    >>> run.model.name, run.history_json.name
+    ('model.safetensors', 'history.json')
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from typing import Any
+
+from ._io import write_json
+from .errors import FormatError
+
+__all__ = ["RunFolder"]
+
+
+class RunFolder:
+    """Paths and records of one run folder (nothing is read until asked).
+
+    Args:
+        path: the run folder (it need not exist yet).
+    """
+
+    RECORD = "run.json"
+    MODEL = "model.safetensors"
+    CHECKPOINT = "last.ckpt"
+    HISTORY_JSON = "history.json"
+    HISTORY_CSV = "history.csv"
+    EVALUATION = "evaluation.json"
+    PREDICTIONS = "predictions.npz"
+    EVALUATIONS = "evaluations"
+    REPORT = "report"
+
+    def __init__(self, path: str | os.PathLike) -> None:
+        self.path = Path(path)
+
+    def __repr__(self) -> str:
+        return f"RunFolder({str(self.path)!r})"
+
+    def __fspath__(self) -> str:
+        return str(self.path)
+
+    # -- paths ----------------------------------------------------------------------
+    @property
+    def record_path(self) -> Path:
+        """``run.json``: the run record."""
+        return self.path / self.RECORD
+
+    @property
+    def model(self) -> Path:
+        """``model.safetensors``: the best weights."""
+        return self.path / self.MODEL
+
+    @property
+    def checkpoint(self) -> Path:
+        """``last.ckpt``: the state to resume from."""
+        return self.path / self.CHECKPOINT
+
+    @property
+    def history_json(self) -> Path:
+        """``history.json``."""
+        return self.path / self.HISTORY_JSON
+
+    @property
+    def history_csv(self) -> Path:
+        """``history.csv``."""
+        return self.path / self.HISTORY_CSV
+
+    @property
+    def report_dir(self) -> Path:
+        """``report/``: where ``convscope report RUN`` writes by default."""
+        return self.path / self.REPORT
+
+    @property
+    def evaluation_dir(self) -> Path:
+        """The folder holding the run's own evaluation (the run folder itself)."""
+        return self.path
+
+    @property
+    def evaluation(self) -> Path:
+        """``evaluation.json``: the run's own evaluation."""
+        return self.path / self.EVALUATION
+
+    def request_dir(self, split: str, dataset: str, seed: int) -> Path:
+        """The folder of an evaluation asked for on ``split`` of ``dataset`` with ``seed``.
+
+        Example:
+            >>> RunFolder("r").request_dir("test", "mnist5k", 1).as_posix()
+            'r/evaluations/test-mnist5k-seed1'
+        """
+        from ._io import safe_filename
+
+        return self.path / self.EVALUATIONS / safe_filename(f"{split}-{dataset}-seed{seed}")
+
+    def files(self) -> dict[str, Any]:
+        """The file names a run record lists (what the folder holds)."""
+        return {
+            "model": self.MODEL,
+            "checkpoint": self.CHECKPOINT,
+            "history": [self.HISTORY_JSON, self.HISTORY_CSV],
+            "evaluation": self.EVALUATION,
+        }
+
+    # -- state ----------------------------------------------------------------------
+    def is_run(self) -> bool:
+        """Whether the folder holds a run (a record, weights or a checkpoint)."""
+        return any(p.exists() for p in (self.record_path, self.model, self.checkpoint))
+
+    def has_training(self) -> bool:
+        """Whether the folder holds trained weights or a resumable checkpoint."""
+        return self.model.exists() or self.checkpoint.exists()
+
+    def record(self) -> dict[str, Any]:
+        """``run.json`` as a dict (empty when the folder has none).
+
+        Raises:
+            FormatError: the file exists but is not a JSON object.
+        """
+        path = self.record_path
+        if not path.is_file():
+            return {}
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise FormatError(f"{path} is not readable JSON: {exc}") from None
+        if not isinstance(record, dict):
+            raise FormatError(f"{path} does not hold a run record (a JSON object)")
+        return record
+
+    def write_record(self, record: dict[str, Any]) -> Path:
+        """Write ``run.json`` atomically."""
+        return write_json(self.record_path, record)
+
+    def seed(self) -> int:
+        """The seed the run was trained with (its split depends on it); 0 without a record.
+
+        Raises:
+            FormatError: the record's seed is not an integer.
+        """
+        record = self.record()
+        try:
+            return int((record.get("options") or {}).get("seed", record.get("seed", 0)) or 0)
+        except (TypeError, ValueError):
+            raise FormatError(f"{self.record_path} has a seed that is not an integer") from None
+
+    def dataset(self) -> str | None:
+        """The data set the run was trained on, from its record."""
+        value = self.record().get("dataset")
+        return str(value) if value else None
+
+    def history(self) -> dict[str, list] | None:
+        """The per-epoch history as ``{key: [values]}``, or None when there is none.
+
+        Raises:
+            FormatError: ``history.json`` exists but is not a history (the path is named).
+        """
+        path = self.history_json
+        if not path.is_file():
+            return None
+        try:
+            record = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, ValueError) as exc:
+            raise FormatError(f"{path} is not readable JSON ({exc}); delete it or rerun") from None
+        if not isinstance(record, dict) or not all(isinstance(v, list) for v in record.values()):
+            raise FormatError(f"{path} does not hold a training history ({{key: [values]}})")
+        return record
