@@ -126,14 +126,14 @@ def test_real_maps_are_realistic(real_maps):
     assert flat >= 1  # at least one dead (all-zero) map in the batch
 
 
-def test_mean_similarity_matches_seed_loop(real_maps):
+def test_mean_similarity_matches_seed_loop(real_maps, multiply_path):
     for n in range(2):
         ref = seed_on_epoch_end(nhwc(real_maps[n]))
         assert abs(sim.mean_similarity(real_maps[n]) - ref) < 1e-6
         assert abs(sim.mean_similarity(real_maps[n : n + 1]) - ref) < 1e-6
 
 
-def test_pairwise_equals_seed_function_pair_by_pair(real_maps):
+def test_pairwise_equals_seed_function_pair_by_pair(real_maps, multiply_path):
     np.testing.assert_array_equal(sim.pairwise(real_maps[0]), seed_matrix(real_maps[0]))
 
 
@@ -241,7 +241,7 @@ def test_chunking_gives_the_blocks_of_an_unchunked_run(monkeypatch, metric, shap
 
 
 @pytest.mark.parametrize("shape", [(12, 3, 3), (10, 4, 4), (16, 2, 5)])
-def test_quantised_maps_with_many_ties_match_seed(shape):
+def test_quantised_maps_with_many_ties_match_seed(shape, multiply_path):
     # small-integer maps give products that tie with each other and with the mean
     rng = np.random.default_rng(sum(shape))
     maps = rng.integers(0, 4, size=shape).astype(np.float32)
@@ -250,9 +250,10 @@ def test_quantised_maps_with_many_ties_match_seed(shape):
 
 @pytest.mark.parametrize("sparse_fraction", [0.0, 0.75, 1.0])
 def test_dense_and_sparse_paths_agree_with_seed(monkeypatch, sparse_fraction):
-    # 0.0: never gather non-zero cells; 1.0: always gather
+    # 0.0: never gather non-zero cells; 1.0: always gather (the torch path's choice)
     from convscope.metrics._sim_core import MultiplyMetric
 
+    monkeypatch.setattr(MultiplyMetric, "use_compiled", False)
     monkeypatch.setattr(MultiplyMetric, "sparse_fraction", sparse_fraction)
     rng = np.random.default_rng(12)
     maps = np.maximum(rng.normal(size=(24, 6, 6)) - 0.7, 0).astype(np.float32)  # ~75% zeros
@@ -261,15 +262,28 @@ def test_dense_and_sparse_paths_agree_with_seed(monkeypatch, sparse_fraction):
     np.testing.assert_array_equal(sim.pairwise(maps, max_bytes=3_000), seed_matrix(maps))
 
 
-def test_near_ties_take_the_exact_path(monkeypatch):
+@pytest.fixture(params=[True, False], ids=["compiled", "torch"])
+def multiply_path(request, monkeypatch):
+    """Run a test through the compiled counting kernel and through the pure torch path."""
+    from convscope.metrics import _multiply_kernel
+    from convscope.metrics._sim_core import MultiplyMetric
+
+    if request.param and not _multiply_kernel.available():
+        pytest.skip("numba is not importable here")
+    monkeypatch.setattr(MultiplyMetric, "use_compiled", request.param)
+    return request.param
+
+
+def test_near_ties_take_the_exact_path(monkeypatch, multiply_path):
     from convscope.metrics._sim_core import MultiplyMetric
 
     calls = []
     original = MultiplyMetric._fix_ties
 
-    def spy(*args):
-        calls.append(int((args[4] != 0).sum()))
-        return original(*args)
+    def spy(data, images, rows, cols, where, values):
+        where = list(where)
+        calls.append(len(where))
+        return original(data, images, rows, cols, where, values)
 
     monkeypatch.setattr(MultiplyMetric, "_fix_ties", staticmethod(spy))
     maps = np.random.default_rng(13).integers(0, 3, size=(20, 3, 3)).astype(np.float32)
@@ -287,7 +301,7 @@ def test_float64_maps_match_seed():
 
 
 @pytest.mark.filterwarnings("ignore::RuntimeWarning")  # the seed divides by a zero peak
-def test_flat_zero_and_tiny_maps():
+def test_flat_zero_and_tiny_maps(multiply_path):
     rng = np.random.default_rng(2)
     maps = np.maximum(rng.normal(size=(6, 5, 5)), 0).astype(np.float32)
     maps[1] = 0.0  # dead map
@@ -678,7 +692,7 @@ def test_multiply_tiles_cover_the_upper_triangle_once(n, b, c, diagonal, pairs):
     assert np.all(seen <= 1)
 
 
-def test_multi_image_tiles_match_seed_per_image():
+def test_multi_image_tiles_match_seed_per_image(multiply_path):
     # many small matrices: several images share each tile's torch ops
     rng = np.random.default_rng(21)
     maps = np.maximum(rng.normal(size=(12, 10, 5, 5)), 0).astype(np.float32)

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import math
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,7 +30,9 @@ import numpy as np
 import torch
 
 from .._batching import batch_slices
+from .._threads import threads_for, torch_threads
 from ..errors import ConvscopeError, UnknownNameError
+from . import _multiply_kernel as kernel
 
 DEFAULT_MAX_BYTES = 256 * 2**20
 """Default scratch-memory budget of one tile (256 MiB)."""
@@ -90,6 +92,10 @@ class SimilarityMetric(ABC):
     def block(self, data: Prepared, images: slice, rows: slice, cols: slice) -> torch.Tensor:
         """Similarities of a tile, shape ``(n_images, n_rows, n_cols)``, float64."""
 
+    def block_budget(self, data: Prepared) -> int:
+        """Preferred bytes of one block's per-pair state (default :attr:`block_bytes`)."""
+        return self.block_bytes
+
     def state_bytes_per_cell(self, data: Prepared) -> int:
         """Bytes :meth:`prepare` holds per input cell (image x channel x feature).
 
@@ -140,7 +146,7 @@ def metric_names() -> list[str]:
 
 def _pairs_per_block(metric: SimilarityMetric, data: Prepared, max_bytes: int) -> int:
     per_pair = max(1, metric.bytes_per_pair(data))
-    budget = max(per_pair, min(int(max_bytes), metric.block_bytes))
+    budget = max(per_pair, min(int(max_bytes), metric.block_budget(data)))
     return max(1, budget // per_pair)
 
 
@@ -326,6 +332,13 @@ class MultiplyMetric(SimilarityMetric):
     """Relative half-width of the band that surely contains numpy's float32 mean."""
 
     block_bytes = 2 * 2**20  # per-pair state of a block stays cache-resident
+    use_compiled = True
+    """Count with the compiled kernel where it runs (CPU, float32, numba importable)."""
+    compiled_block_bytes = 64 * 2**20
+
+    def block_budget(self, data: Prepared) -> int:
+        compiled = isinstance(data.state, dict) and data.state.get("compiled", False)
+        return self.compiled_block_bytes if compiled else self.block_bytes
 
     def prepare(self, data: Prepared) -> dict[str, Any]:
         x = data.x
@@ -340,15 +353,24 @@ class MultiplyMetric(SimilarityMetric):
         # floats order like their integer views; minus one sends 0 to the top.
         low = norm.view(int_dtype).sub(1).bitwise_and_(top).amin() if norm.numel() else None
         smallest = 1.0 if low is None or int(low) == top else float(low.add_(1).view(norm.dtype))
-        return {
-            "norm": norm,  # (N, C, F)
-            "nnz": torch.count_nonzero(norm, dim=2),  # (N, C) non-zero cells per map
-            "norm_t": norm.transpose(1, 2).contiguous(),  # (N, F, C): cells outside channels
-            "norm64": norm.double(),
-            "int_dtype": int_dtype,
-            "sign_shift": 63 if norm.dtype == torch.float64 else 31,
-            "tiny": smallest**2 / data.f < 1e-30,
-        }
+        tiny = smallest**2 / data.f < 1e-30
+        compiled = (
+            self.use_compiled
+            and kernel.available()
+            and norm.device.type == "cpu"
+            and norm.dtype == torch.float32
+            and not tiny  # a float32 band edge could underflow: the torch path checks more
+        )
+        state: dict[str, Any] = {"norm": norm, "compiled": compiled, "tiny": tiny}
+        if not compiled:
+            state.update(
+                nnz=torch.count_nonzero(norm, dim=2),  # (N, C) non-zero cells per map
+                norm_t=norm.transpose(1, 2).contiguous(),  # (N, F, C): cells outside channels
+                norm64=norm.double(),
+                int_dtype=int_dtype,
+                sign_shift=63 if norm.dtype == torch.float64 else 31,
+            )
+        return state
 
     def bytes_per_pair(self, data: Prepared) -> int:
         # per pair kept for a whole block: mean (8), its float copy and minimum |d| (item
@@ -387,6 +409,8 @@ class MultiplyMetric(SimilarityMetric):
                     yield slice(i0, min(n, i0 + nb)), slice(r0, r1), slice(c0, c1)
 
     def block(self, data: Prepared, images: slice, rows: slice, cols: slice) -> torch.Tensor:
+        if data.state["compiled"]:
+            return self._compiled_block(data, images, rows, cols)
         st = data.state
         f = data.f
         norm64 = st["norm64"]
@@ -450,8 +474,45 @@ class MultiplyMetric(SimilarityMetric):
         if st["tiny"]:
             unsure |= (mean > 0) & (mean < 1e-30)  # a band so small it may underflow
         if bool(unsure.any()):
-            self._fix_ties(data, images, rows, cols, unsure, values)
+            where = np.nonzero(unsure.cpu().numpy())
+            triples = zip(*(w.tolist() for w in where), strict=True)
+            self._fix_ties(data, images, rows, cols, triples, values)
         return values
+
+    def _compiled_block(
+        self, data: Prepared, images: slice, rows: slice, cols: slice
+    ) -> torch.Tensor:
+        """One BLAS product for the pair means, then the compiled count, image by image."""
+        norm, f = data.state["norm"], data.f
+        n, b, c = images.stop - images.start, rows.stop - rows.start, cols.stop - cols.start
+        wide = f > 1024  # a float32 mean's band would grow with F: use float64 there
+        tol = kernel.band_tolerance(f, np.float64 if wide else np.float32)
+        threads = threads_for(b * c * f)
+        values = np.empty((n, b, c), np.float64)
+        ties: list[tuple[int, np.ndarray]] = []
+        with torch_threads(threads):
+            for k in range(n):
+                a_rows, b_cols = norm[images.start + k, rows], norm[images.start + k, cols]
+                if wide:
+                    mean = torch.matmul(a_rows.double(), b_cols.double().T).div_(f)
+                else:
+                    mean = torch.matmul(a_rows, b_cols.T).mul_(1.0 / f)
+                values[k], unsure = kernel.count_tile(
+                    a_rows.numpy(),
+                    b_cols.numpy(),
+                    mean.numpy(),
+                    rows.start,
+                    cols.start,
+                    tol,
+                    threads,
+                )
+                flagged = np.flatnonzero(unsure)
+                if len(flagged):
+                    ties.append((k, flagged))
+        out = torch.from_numpy(values)
+        triples = ((k, *divmod(int(flat), c)) for k, flagged in ties for flat in flagged)
+        self._fix_ties(data, images, rows, cols, triples, out)
+        return out
 
     @staticmethod
     def _fix_ties(
@@ -459,14 +520,13 @@ class MultiplyMetric(SimilarityMetric):
         images: slice,
         rows: slice,
         cols: slice,
-        unsure: torch.Tensor,
+        where: Iterable[tuple[int, int, int]],
         values: torch.Tensor,
     ) -> None:
-        """Recompute the near-tie pairs exactly like the seed (numpy, float32 mean)."""
+        """Recompute the near-tie pairs ``(image, row, column)`` of a block like the seed."""
         norm = data.state["norm"]
         shape = data.spatial_shape
-        where = np.nonzero(unsure.cpu().numpy())
-        for k, bi, ci in zip(*(w.tolist() for w in where), strict=True):
+        for k, bi, ci in where:
             if cols.start + ci < rows.start + bi:
                 continue  # below the diagonal: not computed, not needed
             n = images.start + k
