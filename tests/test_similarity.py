@@ -129,8 +129,9 @@ def test_real_maps_are_realistic(real_maps):
 def test_mean_similarity_matches_seed_loop(real_maps, multiply_path):
     for n in range(2):
         ref = seed_on_epoch_end(nhwc(real_maps[n]))
-        assert abs(sim.mean_similarity(real_maps[n]) - ref) < 1e-6
-        assert abs(sim.mean_similarity(real_maps[n : n + 1]) - ref) < 1e-6
+        # the seed's loop counts every channel, dead ones included
+        assert abs(sim.mean_similarity(real_maps[n], include_dead=True) - ref) < 1e-6
+        assert abs(sim.mean_similarity(real_maps[n : n + 1], include_dead=True) - ref) < 1e-6
 
 
 def test_pairwise_equals_seed_function_pair_by_pair(real_maps, multiply_path):
@@ -139,10 +140,10 @@ def test_pairwise_equals_seed_function_pair_by_pair(real_maps, multiply_path):
 
 def test_multi_image_is_mean_of_per_image(real_maps):
     refs = np.array([seed_on_epoch_end(nhwc(m)) for m in real_maps[:3]])
-    per = sim.mean_similarity(real_maps[:3], per_image=True)
+    per = sim.mean_similarity(real_maps[:3], per_image=True, include_dead=True)
     assert per.shape == (3,)
     np.testing.assert_allclose(per, refs, atol=1e-12)
-    assert abs(sim.mean_similarity(real_maps[:3]) - refs.mean()) < 1e-12
+    assert abs(sim.mean_similarity(real_maps[:3], include_dead=True) - refs.mean()) < 1e-12
     mats = np.stack([sim.pairwise(m) for m in real_maps[:3]])
     np.testing.assert_allclose(sim.pairwise(real_maps[:3]), mats.mean(axis=0), atol=1e-12)
 
@@ -169,7 +170,7 @@ def test_tiling_does_not_change_results(real_maps):
 
 def _spy_prepare(monkeypatch):
     """Record the number of images of every MultiplyMetric.prepare call."""
-    from convscope.metrics._sim_core import MultiplyMetric
+    from convscope.metrics._sim_metrics import MultiplyMetric
 
     sizes = []
     original = MultiplyMetric.prepare
@@ -221,12 +222,12 @@ def test_small_max_bytes_prepares_in_chunks_with_identical_results(real_maps, mo
 def test_chunking_gives_the_blocks_of_an_unchunked_run(monkeypatch, metric, shape, max_bytes):
     # several chunks of images, several images per block: the float sums over images are
     # the ones of one unchunked run, bit for bit
-    from convscope.metrics import _sim_core
+    from convscope.metrics import _sim_core, _sim_input
 
     rng = np.random.default_rng(14)
     maps = np.maximum(rng.normal(size=shape) - 0.3, 0).astype(np.float32)
     m = _sim_core.get_metric(metric)
-    data = sim._validate(maps, m, None, None)
+    data = _sim_input.validate(maps, m, None, None)
     size = _sim_core.chunk_size(m, data, max_bytes)
     assert 1 <= size < 40
     assert size * m.state_bytes_per_cell(data) * data.c * data.f <= max_bytes
@@ -251,7 +252,7 @@ def test_quantised_maps_with_many_ties_match_seed(shape, multiply_path):
 @pytest.mark.parametrize("sparse_fraction", [0.0, 0.75, 1.0])
 def test_dense_and_sparse_paths_agree_with_seed(monkeypatch, sparse_fraction):
     # 0.0: never gather non-zero cells; 1.0: always gather (the torch path's choice)
-    from convscope.metrics._sim_core import MultiplyMetric
+    from convscope.metrics._sim_metrics import MultiplyMetric
 
     monkeypatch.setattr(MultiplyMetric, "use_compiled", False)
     monkeypatch.setattr(MultiplyMetric, "sparse_fraction", sparse_fraction)
@@ -266,7 +267,7 @@ def test_dense_and_sparse_paths_agree_with_seed(monkeypatch, sparse_fraction):
 def multiply_path(request, monkeypatch):
     """Run a test through the compiled counting kernel and through the pure torch path."""
     from convscope.metrics import _multiply_kernel
-    from convscope.metrics._sim_core import MultiplyMetric
+    from convscope.metrics._sim_metrics import MultiplyMetric
 
     if request.param and not _multiply_kernel.available():
         pytest.skip("numba is not importable here")
@@ -275,7 +276,7 @@ def multiply_path(request, monkeypatch):
 
 
 def test_near_ties_take_the_exact_path(monkeypatch, multiply_path):
-    from convscope.metrics._sim_core import MultiplyMetric
+    from convscope.metrics._sim_metrics import MultiplyMetric
 
     calls = []
     original = MultiplyMetric._fix_ties
@@ -310,23 +311,32 @@ def test_flat_zero_and_tiny_maps(multiply_path):
     np.testing.assert_array_equal(s, seed_matrix(maps))
     assert np.all(s[1] == 0) and np.all(s[3] == 0)
     (mi, mj, mv), (li, lj, lv) = seed_extreme_search(nhwc(maps))
-    ep = sim.extreme_pairs(maps)
+    ep = sim.extreme_pairs(maps, include_dead=True)
     assert ep.most == (mi, mj, mv) and ep.least == (li, lj, lv)
     assert 1 not in ep.least[:2]  # a zero peak never qualifies for "least"
+    # by default the dead and the flat map are left out of the search and listed
+    ep = sim.extreme_pairs(maps)
+    assert ep.excluded == [1, 3]
+    assert not {1, 3} & {*ep.most[:2], *ep.least[:2]}
 
     ones = rng.random((4, 1, 1)).astype(np.float32)  # 1x1 maps are flat: all zero
     np.testing.assert_array_equal(sim.pairwise(ones), np.zeros((4, 4)))
-    assert sim.mean_similarity(ones) == 0.0
+    assert sim.mean_similarity(ones, include_dead=True) == 0.0  # the seed's number
+    assert np.isnan(sim.mean_similarity(ones))  # one cell per map: nothing to compare
 
 
 def test_all_zero_maps_have_no_least_pair():
     maps = np.zeros((4, 3, 3), dtype=np.float32)
-    ep = sim.extreme_pairs(maps)
+    ep = sim.extreme_pairs(maps, include_dead=True)
     assert ep.most == (0, 1, 0.0)
     assert ep.least is None
+    # every channel dead: no pair is compared, and nothing pretends otherwise
+    ep = sim.extreme_pairs(maps)
+    assert ep.most is None and ep.least is None and ep.excluded == [0, 1, 2, 3]
     for metric in ("cosine", "pearson"):
         assert np.all(sim.pairwise(maps, metric) == 0)
-        assert sim.mean_similarity(maps, metric) == 0.0
+        assert sim.mean_similarity(maps, metric, include_dead=True) == 0.0
+        assert np.isnan(sim.mean_similarity(maps, metric))
 
 
 def test_cosine_pearson_constant_maps_are_zero_not_nan():
@@ -609,9 +619,13 @@ def test_channel_permutation_equivariance(maps, metric, data):
 def test_mean_similarity_is_mean_of_upper_triangle(maps):
     s = sim.pairwise(maps)
     iu = np.triu_indices(maps.shape[0], 1)
-    assert sim.mean_similarity(maps) == pytest.approx(s[iu].mean(), abs=1e-12)
-    ep = sim.extreme_pairs(maps)
+    assert sim.mean_similarity(maps, include_dead=True) == pytest.approx(s[iu].mean(), abs=1e-12)
+    ep = sim.extreme_pairs(maps, include_dead=True)
     assert ep.most.value == s[iu].max()
+    active = sim.inactive_channels(maps).active
+    if len(active) >= 2:  # without the dead: the mean of the live channels' sub-matrix
+        sub = s[np.ix_(active, active)][np.triu_indices(len(active), 1)]
+        assert sim.mean_similarity(maps) == pytest.approx(sub.mean(), abs=1e-12)
 
 
 # ---- cka ---------------------------------------------------------------------------------
@@ -680,7 +694,7 @@ def test_cka_empty_input_is_a_shape_error(a, b):
 def test_multiply_tiles_cover_the_upper_triangle_once(n, b, c, diagonal, pairs):
     # tiles (several images per op when they fit) cover every (image, row, column) with
     # global column >= global row exactly once, within the pair budget
-    from convscope.metrics._sim_core import MultiplyMetric
+    from convscope.metrics._sim_metrics import MultiplyMetric
 
     seen = np.zeros((n, b, c), dtype=int)
     for ti, tr, tc in MultiplyMetric._tiles(n, b, c, diagonal, pairs):
@@ -697,8 +711,40 @@ def test_multi_image_tiles_match_seed_per_image(multiply_path):
     rng = np.random.default_rng(21)
     maps = np.maximum(rng.normal(size=(12, 10, 5, 5)), 0).astype(np.float32)
     maps[:, 4] = 0.0
-    per = sim.mean_similarity(maps, per_image=True)
+    per = sim.mean_similarity(maps, per_image=True, include_dead=True)
     refs = np.array([seed_on_epoch_end(nhwc(m)) for m in maps])
     np.testing.assert_allclose(per, refs, atol=1e-12)
     for k in (0, 7):
         np.testing.assert_array_equal(sim.pairwise(maps[k]), seed_matrix(maps[k]))
+
+
+# ---- dead and constant channels (issue 13) -----------------------------------------------
+
+
+def test_half_dead_layer_excludes_the_dead_and_counts_them():
+    rng = np.random.default_rng(31)
+    maps = np.maximum(rng.normal(size=(6, 16, 7, 7)), 0).astype(np.float32)
+    maps[:, 8:] = 0.0  # half the channels never fire, as a broken conv2d_3 does
+    inactive = sim.inactive_channels(maps)
+    assert inactive.dead == list(range(8, 16)) and inactive.constant == []
+    live = sim.mean_similarity(maps[:, :8])
+    assert sim.mean_similarity(maps) == live  # the dead do not drag the mean down
+    assert sim.mean_similarity(maps, include_dead=True) < live  # the seed's number does
+    red = sim.redundancy(maps)
+    assert red.excluded == list(range(8, 16)) and np.all(red.labels[8:] == -1)
+    assert red.n_distinct <= 8  # a dead layer is not "16 distinct maps of 16"
+
+
+def test_constant_channel_is_excluded_but_not_dead():
+    maps = np.random.default_rng(32).random((3, 5, 4, 4)).astype(np.float32)
+    maps[:, 2] = 0.7  # a channel stuck at its bias
+    inactive = sim.inactive_channels(maps)
+    assert inactive.dead == [] and inactive.constant == [2] and inactive.active == [0, 1, 3, 4]
+
+
+def test_all_dead_layer_has_no_similarity_and_no_distinct_maps():
+    maps = np.zeros((2, 64, 5, 5), np.float32)  # all-zero weights
+    assert np.isnan(sim.mean_similarity(maps))
+    assert np.isnan(sim.mean_similarity(maps, per_image=True)).all()
+    red = sim.redundancy(maps)
+    assert red.n_distinct == 0 and red.groups == [] and len(red.excluded) == 64
