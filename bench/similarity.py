@@ -1,20 +1,18 @@
-"""Benchmark: seed 000's pair loop against convscope.metrics.similarity.
+"""Benchmark: seed 000's pair loop against convscope's channel similarity, idle and busy.
 
-Run:  .venv/bin/python bench/similarity.py [--threads 1] [--seed-c512 full|estimate]
+Run:  .venv/bin/python bench/similarity.py [--load] [--quick]
 
-Threads: part 1 runs with ``--threads`` (default 1: on a 2-core machine shared with other
-jobs, torch's second OpenMP thread stalls at every barrier when the core is busy, which
-costs milliseconds per op on small problems). Part 2 runs with 1 and with 2 threads.
+Inputs are random ReLU-like maps (``max(normal, 0)``, about half the cells zero), float32,
+7x7 cells (a late conv layer). Everything is timed after a warm-up, minimum of several runs.
 
-Inputs are random ReLU-like maps (``max(normal, 0)``, about half the cells zero), float32.
-Part 1: one image, C = 64, 256, 512 channels of 11x11 maps (the size of seed 000's
-conv2d_1); both sides compute the mean pair similarity, results are checked equal.
-Part 2a: the similarity tracker's per-epoch work, ``mean_similarity(per_image=True)`` of 32
-images of a 64-channel 11x11 layer, against its 20 ms budget.
-Part 2: ``mean_similarity`` over 100 probe images of a 512-channel 7x7 layer (also with a
-small ``max_bytes``, which prepares the images in chunks).
-Part 3: ``pairwise`` + ``extreme_pairs`` + ``redundancy`` of one layer, computing the matrix
-three times against once (passed on as ``similarity=``).
+Part 1, one image, C = 16 ... 2048 channels: the seed's ``LogSimilarities`` loop (timed in
+full up to C = 512, estimated from its first 20,000 pairs above, and labelled so), convscope's
+``mean_similarity`` with its default thread policy, and the anchor of what the hardware
+allows: a float32 matrix product of the same (C x HW) . (HW x C) shape on the same threads.
+The values are checked equal to the seed's (``include_dead=True``, the seed's own number).
+Part 2: the tracker-sized and probe-sized workloads, 1 thread against the policy.
+Part 3: every registered metric against the seed loop at C = 16, 64, 512.
+``--load`` repeats parts 1-3 with a second process spinning on one core.
 """
 
 from __future__ import annotations
@@ -24,7 +22,9 @@ import time
 
 import numpy as np
 import torch
+from _harness import condition, conditions, env_line, save, timed
 
+from convscope._threads import threads_for, torch_threads
 from convscope.metrics import similarity as sim
 
 
@@ -72,107 +72,115 @@ def relu_maps(n: int, c: int, h: int, w: int, seed: int = 0) -> np.ndarray:
     return np.maximum(rng.normal(size=(n, c, h, w)), 0).astype(np.float32)
 
 
-def best_of(fn, repeats: int) -> float:
-    fn()  # warm-up
-    times = []
-    for _ in range(repeats):
+def seed_time(maps: np.ndarray, full_up_to: int) -> tuple[float, float | None, str]:
+    """Seconds of the seed loop on one image, its value (None when estimated) and a note."""
+    c = maps.shape[1]
+    nhwc = maps.transpose(0, 2, 3, 1)
+    pairs = c * (c - 1) // 2
+    if c <= full_up_to:
         t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        value, _ = seed_mean_similarity(nhwc)
+        return time.perf_counter() - t0, value, "timed in full"
+    subset = 20_000
+    t0 = time.perf_counter()
+    seed_mean_similarity(nhwc, max_pairs=subset)
+    return (time.perf_counter() - t0) * pairs / subset, None, f"estimated from {subset} pairs"
+
+
+def matmul_time(maps: np.ndarray) -> float:
+    """A float32 (C x HW) . (HW x C) product on the threads the similarity call would use."""
+    c, f = maps.shape[1], maps.shape[2] * maps.shape[3]
+    x = torch.from_numpy(maps[0].reshape(c, f))
+    with torch_threads(threads_for(c * c * f)):
+        return timed(lambda: torch.matmul(x, x.T), repeats=20)["min"]
+
+
+def part1(busy: bool, channels: list[int], full_up_to: int) -> list[dict]:
+    rows = []
+    print(
+        f"{'C':>5} {'seed loop':>11} {'convscope':>11} {'matmul f32':>11} "
+        f"{'x seed':>8} {'/ matmul':>9}  note"
+    )
+    for c in channels:
+        maps = relu_maps(1, c, 7, 7, seed=c)
+        ours = timed(lambda m=maps: sim.mean_similarity(m), repeats=5)["min"]
+        seed_s, seed_value, note = seed_time(maps, full_up_to)
+        anchor = matmul_time(maps)
+        if seed_value is not None:
+            got = sim.mean_similarity(maps, include_dead=True)
+            assert abs(got - seed_value) < 1e-9, (got, seed_value)
+            note += ", values equal"
+        rows.append(
+            {
+                "channels": c,
+                "seed_s": seed_s,
+                "convscope_s": ours,
+                "matmul_s": anchor,
+                "speedup": seed_s / ours,
+                "matmul_ratio": ours / anchor,
+                "seed_estimated": seed_value is None,
+                "busy": busy,
+            }
+        )
+        print(
+            f"{c:>5} {seed_s:>10.3f}s {ours * 1e3:>9.2f}ms {anchor * 1e3:>9.3f}ms "
+            f"{seed_s / ours:>7.0f}x {ours / anchor:>8.1f}x  {note}"
+        )
+    return rows
+
+
+def part2(busy: bool) -> list[dict]:
+    rows = []
+    for label, maps in (
+        ("tracker: 32 images x 64 ch x 11x11", relu_maps(32, 64, 11, 11, seed=3)),
+        ("probes: 100 images x 512 ch x 7x7", relu_maps(100, 512, 7, 7, seed=1)),
+    ):
+        one = torch.get_num_threads()
+        with torch_threads(1):
+            single = timed(lambda m=maps: sim.mean_similarity(m, per_image=True), repeats=3)
+        policy = timed(lambda m=maps: sim.mean_similarity(m, per_image=True), repeats=3)
+        rows.append(
+            {"work": label, "one_thread_s": single["min"], "policy_s": policy["min"], "busy": busy}
+        )
+        print(
+            f"  {label}: 1 thread {single['min'] * 1e3:.1f} ms, policy (<= {one} threads) "
+            f"{policy['min'] * 1e3:.1f} ms"
+        )
+    return rows
+
+
+def part3(busy: bool, seeds: dict[int, float]) -> list[dict]:
+    rows = []
+    for c, seed_s in seeds.items():
+        maps = relu_maps(1, c, 7, 7, seed=c)
+        for metric in sim.available_metrics():
+            t = timed(lambda m=maps, k=metric: sim.mean_similarity(m, k), repeats=5)["min"]
+            rows.append({"channels": c, "metric": metric, "seconds": t, "speedup": seed_s / t})
+            print(f"  C={c:>4} {metric:>8}: {t * 1e3:8.2f} ms, {seed_s / t:6.0f}x the seed loop")
+            assert t < seed_s, f"{metric} at C={c} is slower than the seed loop"
+    return rows
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--threads", type=int, default=1)
-    parser.add_argument(
-        "--seed-c512",
-        choices=["full", "estimate"],
-        default="full",
-        help="time the seed loop at C=512 once in full, or extrapolate from 20000 pairs",
-    )
+    parser.add_argument("--load", action="store_true", help="also run with a competing load")
+    parser.add_argument("--quick", action="store_true", help="C up to 512, seed estimated")
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} thread(s), numpy {np.__version__}")
-    print("maps: random ReLU-like max(normal, 0) float32; seed loop = LogSimilarities loop")
-    print()
-    print("Part 1: mean pair similarity of one image, 11x11 maps")
-    print(
-        f"{'C':>5} {'pairs':>7} {'seed loop [s]':>14} {'convscope [ms]':>15} {'speed-up':>9}  note"
-    )
-    for c in (64, 256, 512):
-        maps = relu_maps(1, c, 11, 11, seed=c)
-        nhwc = maps.transpose(0, 2, 3, 1)  # the seed works on Keras NHWC output
-        pairs = c * (c - 1) // 2
-        ours = best_of(lambda m=maps: sim.mean_similarity(m), repeats=5)
-        got = sim.mean_similarity(maps)
-        if c == 512 and args.seed_c512 == "estimate":
-            subset = 20000
-            t0 = time.perf_counter()
-            seed_mean_similarity(nhwc, max_pairs=subset)
-            seed_t = (time.perf_counter() - t0) * pairs / subset
-            note = f"seed time ESTIMATED from the first {subset} pairs"
-        else:
-            repeats = 1 if c == 512 else 2
-            t0 = time.perf_counter()
-            for _ in range(repeats):
-                ref, _ = seed_mean_similarity(nhwc)
-            seed_t = (time.perf_counter() - t0) / repeats
-            assert abs(ref - got) < 1e-9, (ref, got)
-            note = f"seed timed {repeats}x, results equal (|diff| = {abs(ref - got):.1e})"
-        print(
-            f"{c:>5} {pairs:>7} {seed_t:>14.3f} {ours * 1e3:>15.2f} {seed_t / ours:>8.0f}x  {note}"
-        )
-
-    print()
-    print("Part 2a: tracker's per-epoch work, mean_similarity(per_image=True) of 32 images,")
-    print("         64 channels, 11x11 maps (some all-zero channels); budget 20 ms")
-    tracker = relu_maps(32, 64, 11, 11, seed=3)
-    tracker[:, ::9] = 0.0  # dead channels
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        t = best_of(lambda: sim.mean_similarity(tracker, per_image=True), repeats=10)
-        verdict = "within" if t <= 0.020 else "OVER"
-        print(f"  {threads} thread(s): {t * 1e3:.1f} ms ({verdict} the 20 ms budget)")
-    torch.set_num_threads(args.threads)
-
-    print()
-    print("Part 2: mean_similarity over 100 probe images, 512 channels, 7x7 maps")
-    probes = relu_maps(100, 512, 7, 7, seed=1)
-    per_image = sim.mean_similarity(probes, per_image=True)
-    print(f"  multiply mean {per_image.mean():.4f}, std over images {per_image.std():.4f}")
-    for threads in (1, 2):
-        torch.set_num_threads(threads)
-        times = {
-            metric: best_of(lambda m=metric: sim.mean_similarity(probes, m), repeats=3)
-            for metric in ("multiply", "cosine", "pearson")
-        }
-        print(f"  {threads} thread(s): " + ", ".join(f"{m} {t:.3f} s" for m, t in times.items()))
-    torch.set_num_threads(args.threads)
-    budget = 8 * 2**20
-    chunked = best_of(lambda: sim.mean_similarity(probes, max_bytes=budget), repeats=3)
-    same = sim.mean_similarity(probes, max_bytes=budget) == sim.mean_similarity(probes)
-    print(
-        f"  multiply, max_bytes = 8 MiB (prepared state in chunks of images, not 65 MB at once), "
-        f"{torch.get_num_threads()} thread(s): {chunked:.3f} s, result identical: {same}"
-    )
-
-    print()
-    print("Part 3: matrix + extreme pairs + redundancy of 4 images, 256 channels, 11x11 maps")
-    maps = relu_maps(4, 256, 11, 11, seed=2)
-
-    def separately() -> None:
-        sim.pairwise(maps)
-        sim.extreme_pairs(maps)
-        sim.redundancy(maps)
-
-    def once() -> None:
-        s = sim.pairwise(maps)
-        sim.extreme_pairs(maps, similarity=s)
-        sim.redundancy(maps, similarity=s)
-
-    t_sep, t_once = best_of(separately, repeats=3), best_of(once, repeats=3)
-    print(f"  matrix computed 3x: {t_sep:.3f} s; once, passed as similarity=: {t_once:.3f} s")
+    channels = [16, 64, 256, 512] if args.quick else [16, 64, 256, 512, 1024, 2048]
+    full_up_to = 256 if args.quick else 512
+    print(env_line())
+    results: dict[str, list] = {"part1": [], "part2": [], "part3": []}
+    for name, busy in conditions(args.load):
+        with condition(busy):
+            print(f"\n== {name}: part 1, one image, 7x7 maps ({env_line()})")
+            rows = part1(busy, channels, full_up_to if not busy else 64)
+            results["part1"] += rows
+            print(f"\n== {name}: part 2, per-image means")
+            results["part2"] += part2(busy)
+            print(f"\n== {name}: part 3, every metric against the seed loop")
+            seeds = {r["channels"]: r["seed_s"] for r in rows if r["channels"] in (16, 64, 512)}
+            results["part3"] += [dict(r, busy=busy) for r in part3(busy, seeds)]
+    print("\nwrote", save("similarity", results))
 
 
 if __name__ == "__main__":

@@ -17,16 +17,21 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from typing import Any, TypeVar
 
 import torch
 
-SMALL_WORK = 4_000_000
+SMALL_WORK = 32_000_000
 """Below this many elementary operations a computation runs on one thread."""
 
-WORK_PER_THREAD = 2_000_000
+WORK_PER_THREAD = 16_000_000
 """Each extra thread needs at least this much work to pay for its start and barrier."""
+
+_USER_THREADS: list[int] = []
+"""torch's thread count before convscope's outermost :func:`torch_threads` changed it."""
 
 
 def cpu_budget() -> int:
@@ -40,7 +45,8 @@ def cpu_budget() -> int:
         cpus = len(os.sched_getaffinity(0))
     except (AttributeError, OSError):  # not on Linux
         cpus = os.cpu_count() or 1
-    return max(1, min(cpus, torch.get_num_threads()))
+    user = _USER_THREADS[0] if _USER_THREADS else torch.get_num_threads()
+    return max(1, min(cpus, user))
 
 
 def threads_for(work: float) -> int:
@@ -59,6 +65,9 @@ def threads_for(work: float) -> int:
 def torch_threads(count: int) -> Iterator[None]:
     """Run the block with torch's intra-op pool at ``count`` threads, then restore it.
 
+    ``count`` is capped by :func:`cpu_budget` (what the user allowed before convscope's
+    outermost call changed anything), so nested calls may raise it back up to that.
+
     Example:
         >>> before = torch.get_num_threads()
         >>> with torch_threads(1):
@@ -68,12 +77,41 @@ def torch_threads(count: int) -> Iterator[None]:
         True
     """
     old = torch.get_num_threads()
-    count = max(1, min(int(count), old))
-    if count == old:
-        yield
-        return
-    torch.set_num_threads(count)
+    count = max(1, min(int(count), cpu_budget()))
+    _USER_THREADS.append(_USER_THREADS[0] if _USER_THREADS else old)
     try:
-        yield
+        if count == old:
+            yield
+            return
+        torch.set_num_threads(count)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(old)
     finally:
-        torch.set_num_threads(old)
+        _USER_THREADS.pop()
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def small_ops_on_one_thread(fn: F) -> F:
+    """Run ``fn`` with torch on one thread; its heavy steps ask for more with :func:`torch_threads`.
+
+    A call made of many small torch ops (reductions, masks, indexing) gains nothing from a
+    second thread and can lose 10-100x to barrier spinning when the machine is busy.
+
+    Example:
+        >>> @small_ops_on_one_thread
+        ... def threads():
+        ...     return torch.get_num_threads()
+        >>> threads()
+        1
+    """
+
+    @functools.wraps(fn)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with torch_threads(1):
+            return fn(*args, **kwargs)
+
+    return wrapper  # type: ignore[return-value]

@@ -287,7 +287,9 @@ class _UnitVectorMetric(SimilarityMetric):
 
     def block(self, data: Prepared, images: slice, rows: slice, cols: slice) -> torch.Tensor:
         z = data.state
-        values = torch.matmul(z[images, rows], z[images, cols].transpose(1, 2))
+        work = (images.stop - images.start) * (rows.stop - rows.start) * (cols.stop - cols.start)
+        with torch_threads(threads_for(work * data.f)):
+            values = torch.matmul(z[images, rows], z[images, cols].transpose(1, 2))
         return values.clamp_(-1.0, 1.0)
 
 

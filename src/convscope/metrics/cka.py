@@ -7,6 +7,7 @@ import math
 import numpy as np
 import torch
 
+from .._threads import small_ops_on_one_thread
 from ..errors import ShapeError
 from ._sim_input import ArrayLike, Device, check_finite, to_tensor, what
 
@@ -24,6 +25,7 @@ def _flat_samples(x: ArrayLike, layer: str | None, device: Device) -> torch.Tens
     return t.reshape(t.shape[0], math.prod(t.shape[1:])).double()  # N = 0 safe
 
 
+@small_ops_on_one_thread
 def cka(
     a: ArrayLike,
     b: ArrayLike,

@@ -9,6 +9,7 @@ import torch
 from scipy.cluster.hierarchy import fcluster, linkage
 from scipy.spatial.distance import squareform
 
+from .._threads import small_ops_on_one_thread
 from ..errors import ConvscopeError
 from . import _sim_metrics  # noqa: F401  (registers the built-in metrics)
 from ._sim_core import DEFAULT_MAX_BYTES, SimilarityMetric, get_metric
@@ -18,6 +19,7 @@ from ._sim_results import ExtremePairs, Inactive, Pair, Redundancy
 __all__ = ["extreme_pairs", "redundancy"]
 
 
+@small_ops_on_one_thread
 def extreme_pairs(
     maps: ArrayLike,
     metric: str | SimilarityMetric = "multiply",
@@ -107,6 +109,7 @@ def _effective_rank(sim: np.ndarray) -> float:
     return float(np.exp(-(p * np.log(p)).sum()))
 
 
+@small_ops_on_one_thread
 def redundancy(
     maps: ArrayLike,
     metric: str | SimilarityMetric = "multiply",

@@ -48,6 +48,7 @@ import math
 import numpy as np
 import torch
 
+from .._threads import small_ops_on_one_thread
 from ..errors import ConvscopeError
 from ._sim_core import (
     DEFAULT_MAX_BYTES,
@@ -146,6 +147,7 @@ def default_threshold(metric: str = "multiply") -> float:
 # --------------------------------------------------------------------------- public API
 
 
+@small_ops_on_one_thread
 def inactive_channels(
     maps: ArrayLike, *, layer: str | None = None, device: Device = None
 ) -> Inactive:
@@ -166,6 +168,7 @@ def inactive_channels(
     return inactive_of(data)
 
 
+@small_ops_on_one_thread
 def pairwise(
     maps: ArrayLike,
     metric: str | SimilarityMetric = "multiply",
@@ -209,6 +212,7 @@ def pairwise(
     return pair_matrix(m, data, check_budget(max_bytes)).cpu().numpy()
 
 
+@small_ops_on_one_thread
 def mean_similarity(
     maps: ArrayLike,
     metric: str | SimilarityMetric = "multiply",
