@@ -6,6 +6,7 @@ driver; importing this module registers them.
 
 from __future__ import annotations
 
+import concurrent.futures
 import math
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -204,33 +205,37 @@ class MultiplyMetric(SimilarityMetric):
     def _compiled_block(
         self, data: Prepared, images: slice, rows: slice, cols: slice
     ) -> torch.Tensor:
-        """One BLAS product for the pair means, then the compiled count, image by image."""
+        """One BLAS product for the pair means, then the compiled count, image by image.
+
+        Large blocks use the thread budget: several images at once when the block has
+        several, else the rows of one image split between threads.
+        """
         norm, f = data.state["norm"], data.f
         n, b, c = images.stop - images.start, rows.stop - rows.start, cols.stop - cols.start
         wide = f > 1024  # a float32 mean's band would grow with F: use float64 there
         tol = kernel.band_tolerance(f, np.float64 if wide else np.float32)
-        threads = threads_for(b * c * f)
+        threads = threads_for(n * b * c * f)
+        outer = max(1, min(threads, n))
+        inner = max(1, threads // outer)
         values = np.empty((n, b, c), np.float64)
-        ties: list[tuple[int, np.ndarray]] = []
-        with torch_threads(threads):
-            for k in range(n):
-                a_rows, b_cols = norm[images.start + k, rows], norm[images.start + k, cols]
-                if wide:
-                    mean = torch.matmul(a_rows.double(), b_cols.double().T).div_(f)
-                else:
-                    mean = torch.matmul(a_rows, b_cols.T).mul_(1.0 / f)
-                values[k], unsure = kernel.count_tile(
-                    a_rows.numpy(),
-                    b_cols.numpy(),
-                    mean.numpy(),
-                    rows.start,
-                    cols.start,
-                    tol,
-                    threads,
-                )
-                flagged = np.flatnonzero(unsure)
-                if len(flagged):
-                    ties.append((k, flagged))
+
+        def one(k: int) -> tuple[int, np.ndarray]:
+            a_rows, b_cols = norm[images.start + k, rows], norm[images.start + k, cols]
+            if wide:
+                mean = torch.matmul(a_rows.double(), b_cols.double().T).div_(f)
+            else:
+                mean = torch.matmul(a_rows, b_cols.T).mul_(1.0 / f)
+            values[k], unsure = kernel.count_tile(
+                a_rows.numpy(), b_cols.numpy(), mean.numpy(), rows.start, cols.start, tol, inner
+            )
+            return k, np.flatnonzero(unsure)
+
+        with torch_threads(inner):
+            if outer == 1:
+                ties = [one(k) for k in range(n)]
+            else:
+                with concurrent.futures.ThreadPoolExecutor(outer) as pool:
+                    ties = list(pool.map(one, range(n)))
         out = torch.from_numpy(values)
         triples = ((k, *divmod(int(flat), c)) for k, flagged in ties for flat in flagged)
         self._fix_ties(data, images, rows, cols, triples, out)
