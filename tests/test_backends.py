@@ -57,7 +57,6 @@ def torch_model():
 
 @pytest.fixture(scope="module")
 def backends(torch_model, tmp_path_factory):
-    from convscope.adapters.onnx import load_onnx_model
     from convscope.export import export_onnx
     from convscope.keras import from_zoo
 
@@ -65,7 +64,7 @@ def backends(torch_model, tmp_path_factory):
     return {
         "torch": Backend("torch", torch_model, False, (1, 28, 28)),
         "keras": Backend("keras", from_zoo(torch_model), True, (28, 28, 1)),
-        "onnx": Backend("onnx", load_onnx_model(path), False, (1, 28, 28)),
+        "onnx": Backend("onnx", cs.models.load(path)[0], False, (1, 28, 28)),
     }
 
 
@@ -270,3 +269,22 @@ def test_resources_released(backend, monkeypatch):
         for _ in range(3):
             cs.capture(backend.model, x, ["conv2d_1", "dense"])
         assert len(layer._inbound_nodes) == nodes
+
+
+def test_adapter_interface_layout_shape_kernels(backend, torch_model):
+    """What callers ask instead of switching on the backend: layout, image shape, kernels."""
+    from convscope.adapters import adapter_for
+
+    with adapter_for(backend.model) as adapter:
+        assert adapter.channels_last is backend.nhwc
+        assert adapter.image_shape == (1, 28, 28)  # NCHW currency whatever the layout
+        assert (adapter.torch_module is torch_model) is (backend.name == "torch")
+        for name in ("conv2d", "conv2d_1"):
+            want = torch_model.get_submodule(name).weight.detach().numpy()
+            got = adapter.kernels(name)
+            assert got.dtype == np.float32 and got.shape == want.shape  # (out, in, kh, kw)
+            np.testing.assert_allclose(got, want, atol=1e-7)
+        for name in ("max_pooling2d", "flatten", "dense"):
+            assert adapter.kernels(name) is None, name
+        with pytest.raises(UnknownNameError, match="conv2d_1"):
+            adapter.kernels("typo")

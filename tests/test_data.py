@@ -19,7 +19,7 @@ import numpy as np
 import pytest
 
 import convscope.data as data
-from convscope.data import _download, builtin
+from convscope.data import _download, builtin, cifar
 from convscope.errors import ConvscopeError, FormatError, ShapeError, UnknownNameError
 
 IDX_NAMES = builtin.IDX_FILES
@@ -90,7 +90,7 @@ def write_cifar(folder, n: int = 20, bytes_keys: bool = True) -> None:
     for i, name in enumerate(names):
         with open(folder / name, "wb") as f:
             pickle.dump(cifar_batch(n, i, bytes_keys), f, protocol=4)
-    meta = {b"label_names": [c.encode() for c in builtin.CIFAR10], b"num_vis": 3072}
+    meta = {b"label_names": [c.encode() for c in cifar.CIFAR10], b"num_vis": 3072}
     (folder / "batches.meta").write_bytes(pickle.dumps(meta, protocol=4))
 
 
@@ -349,7 +349,7 @@ def test_cifar10_from_tiny_batches(tmp_path, bytes_keys):
     write_cifar(tmp_path / "cifar-10-batches-py", n=20, bytes_keys=bytes_keys)
     ds = data.load("cifar10", data_dir=tmp_path)
     assert ds.input_shape == (3, 32, 32)
-    assert ds.class_names == builtin.CIFAR10
+    assert ds.class_names == cifar.CIFAR10
     assert ds.sizes() == {"train": 100, "val": 10, "test": 10}
     first = ds.x_train[0]  # data_batch_1's first image: R=255, G=0, B=128 planes
     assert first[0].min() == 1.0 and first[1].max() == 0.0
@@ -572,3 +572,61 @@ def test_stale_cache_with_wrong_shape_is_rebuilt(tmp_path, monkeypatch):
     assert sum(ds.sizes().values()) == 5000
     with np.load(tmp_path / "mnist5k.npz", allow_pickle=False) as npz:
         assert npz["images"].shape == (5000, 1, 28, 28)
+
+
+# ----------------------------------------------------------------------------- registry
+
+
+def test_registry_is_the_one_list_of_data_sets():
+    assert list(data.available()) == list(data.DATASETS)
+    for name, entry in data.DATASETS.items():
+        assert entry.name == name and entry.description == data.available()[name]
+        assert data.lookup(name) is entry
+        assert data.image_shape(name) == entry.image_shape
+        assert entry.loader is not None
+    folder = data.lookup("folder:/some/where")
+    assert folder is data.DATASETS["folder:PATH"] and folder.image_shape is None
+    assert data.image_shape("folder:anything") is None
+    for bad in ("mnits", 3, None):
+        with pytest.raises(UnknownNameError, match="mnist5k"):
+            data.lookup(bad)
+    with pytest.raises(UnknownNameError, match="'folder:'"):
+        data.load("folder:")
+
+
+def test_every_registered_set_loads_offline_or_names_its_download(mnist5k, tmp_path):
+    """Each entry either loads here without a network, matching its record, or its error
+    names every file to fetch, where from, and the folder to put it in."""
+    _, root = mnist5k
+    for name, entry in data.DATASETS.items():
+        if name.startswith(data.FOLDER_PREFIX):
+            continue  # needs a folder of the caller's; test_folder_* load one
+        if data.is_offline_available(name, root):
+            ds = data.load(name, data_dir=root, input_shape=entry.image_shape)
+            assert ds.input_shape == entry.image_shape, name
+            assert tuple(ds.class_names) == entry.class_names, name
+            assert not entry.cache_file or data.is_cached(name, root), name
+        else:
+            assert not entry.offline and not data.is_cached(name, root), name
+            with pytest.raises(data.DataNotFoundError) as err:
+                data.load(name, data_dir=root, download=False)
+            message = str(err.value)
+            assert "://" in message and str(root) in message, name
+    offline = {n for n, e in data.DATASETS.items() if e.offline}
+    assert offline == {"mnist5k", "animals10k", "shapes3", "folder:PATH"}
+
+
+def test_offline_and_cached_flags_follow_the_entry(tmp_path, monkeypatch):
+    assert data.is_offline_available("folder:PATH", tmp_path)
+    assert not data.is_cached("folder:/x", tmp_path)
+    # animals10k is offline through its package, or through its cache file without it
+    assert data.is_offline_available("animals10k", tmp_path)
+
+    def missing():
+        raise data.DataNotFoundError("not installed")
+
+    monkeypatch.setattr(builtin, "animal_shape_files", missing)
+    assert not data.is_offline_available("animals10k", tmp_path)
+    (tmp_path / data.lookup("animals10k").cache_file).write_bytes(b"")
+    assert data.is_offline_available("animals10k", tmp_path)
+    assert data.is_cached("animals10k", tmp_path)

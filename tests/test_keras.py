@@ -17,7 +17,8 @@ keras = pytest.importorskip("keras")
 pytestmark = pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")
 from keras import layers  # noqa: E402
 
-from convscope.adapters.keras import KerasAdapter, load_keras_model  # noqa: E402
+from convscope.adapters.keras import KerasAdapter  # noqa: E402
+from convscope.models.keras_io import load_keras_file  # noqa: E402
 
 INPUT_SHAPE = (28, 28, 1)
 
@@ -294,11 +295,11 @@ def test_keras_and_h5_round_trip(tmp_path, mnist_nhwc):
     for suffix in (".keras", ".h5"):
         path = tmp_path / f"parent{suffix}"
         model.save(path)
-        loaded = load_keras_model(path)
+        loaded = load_keras_file(path)
         assert [i.name for i in cs.layers(loaded)] == [i.name for i in cs.layers(model)]
         got = cs.capture(loaded, x, "CNN_sub_model/conv2d_1")["CNN_sub_model/conv2d_1"]
         np.testing.assert_allclose(got, want, atol=1e-6)
-        resolved, meta = cs.models.resolve_model(path)
+        resolved, meta = cs.models.load(path)
         assert meta is None and isinstance(resolved, keras.Model)
 
 
@@ -309,21 +310,44 @@ def test_lambda_layer_needs_trust(tmp_path):
     path = tmp_path / "lambda.keras"
     model.save(path)
     with pytest.raises(ConvscopeError, match="trust=True") as err:
-        load_keras_model(path)
+        load_keras_file(path)
     assert "--trust" in str(err.value)
-    trusted = load_keras_model(path, trust=True)
+    trusted = load_keras_file(path, trust=True)
     x = np.ones((1, 4, 4, 1), np.float32)
     np.testing.assert_allclose(trusted.predict(x, verbose=0), 2 * x)
 
 
 def test_bad_files(tmp_path):
     with pytest.raises(FormatError, match="does not exist"):
-        load_keras_model(tmp_path / "missing.keras")
+        load_keras_file(tmp_path / "missing.keras")
     junk = tmp_path / "junk.keras"
     junk.write_bytes(b"not a zip file")
     with pytest.raises(FormatError, match="junk.keras"):
-        load_keras_model(junk)
+        load_keras_file(junk)
     other = tmp_path / "model.txt"
     other.write_text("x")
     with pytest.raises(FormatError, match=".keras, .h5"):
-        load_keras_model(other)
+        load_keras_file(other)
+
+
+def test_deprecated_load_keras_model_warns_and_forwards(tmp_path):
+    import convscope.adapters.keras as adapter_module
+
+    path = tmp_path / "m.keras"
+    keras.Sequential([keras.Input((4, 4, 1)), layers.Conv2D(2, 3)]).save(path)
+    with pytest.warns(DeprecationWarning, match=r"convscope\.models\.load"):
+        old = adapter_module.load_keras_model
+    assert isinstance(old(path), keras.Model)
+    assert "load_keras_model" not in adapter_module.__all__
+
+
+def test_export_onnx_refuses_a_keras_model(tmp_path):
+    """A Keras model on the torch backend is a torch Module too; the adapter says it is not
+    a native torch model, so export_onnx names the right tool instead of exporting it."""
+    pytest.importorskip("onnx")
+    from convscope.export import export_onnx
+
+    model = keras.Sequential([keras.Input((8, 8, 1)), layers.Conv2D(2, 3)])
+    with pytest.raises(ConvscopeError, match="this is a keras model") as err:
+        export_onnx(model, tmp_path / "m.onnx")
+    assert "model.export" in str(err.value) and not (tmp_path / "m.onnx").exists()

@@ -6,8 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from convscope.capturing import summary
 from convscope.errors import FormatError, ShapeError, UnknownNameError
-from convscope.models import build, list_models, load_model, read_meta, save_model, summary
+from convscope.models import build, list_models, load, read_meta, save_model
 
 # (name, total params printed in the seed, conv part where the seed prints one)
 SEED_TOTALS = [
@@ -81,7 +82,7 @@ def test_save_load_round_trip(tmp_path):
     path = save_model(
         model, tmp_path / "m.safetensors", class_names=list("abcdefghij"), dataset="mnist5k"
     )
-    loaded, meta = load_model(path)
+    loaded, meta = load(path)
     assert meta.arch == "mnist_bn" and meta.class_names == list("abcdefghij")
     assert meta.dataset == "mnist5k" and meta.input_shape == (1, 28, 28)
     x = torch.rand(3, 1, 28, 28)
@@ -99,7 +100,7 @@ def test_truncated_file_is_a_clear_error(tmp_path):
     data = path.read_bytes()
     (tmp_path / "cut.safetensors").write_bytes(data[: len(data) // 2])
     with pytest.raises(FormatError, match="truncated"):
-        load_model(tmp_path / "cut.safetensors")
+        load(tmp_path / "cut.safetensors")
 
 
 def test_foreign_file_is_not_a_convscope_model(tmp_path):
@@ -107,12 +108,12 @@ def test_foreign_file_is_not_a_convscope_model(tmp_path):
 
     save_file({"w": torch.zeros(2)}, str(tmp_path / "other.safetensors"))
     with pytest.raises(FormatError, match="not a convscope model"):
-        load_model(tmp_path / "other.safetensors")
+        load(tmp_path / "other.safetensors")
     (tmp_path / "junk.safetensors").write_bytes(b"\x00" * 3)
     with pytest.raises(FormatError):
-        load_model(tmp_path / "junk.safetensors")
+        load(tmp_path / "junk.safetensors")
     with pytest.raises(FormatError, match="does not exist"):
-        load_model(tmp_path / "missing.safetensors")
+        load(tmp_path / "missing.safetensors")
 
 
 def test_keras_like_activations_are_inside_layers():
@@ -121,3 +122,91 @@ def test_keras_like_activations_are_inside_layers():
 
     maps = capture(model, np.random.default_rng(0).random((2, 1, 28, 28)), layers=["conv2d"])
     assert maps["conv2d"].min() >= 0.0  # post-ReLU, as Keras' Conv2D(activation="relu")
+
+
+# ---------------------------------------------------------------- one loader: models.load
+
+
+def _same_outputs(a, b, shape=(1, 28, 28)) -> bool:
+    x = torch.rand(2, *shape)
+    with torch.no_grad():
+        return torch.equal(a(x), b(x))
+
+
+def test_load_run_folder_and_safetensors_file(tmp_path):
+    from convscope.runfolder import RunFolder
+
+    model = build("mnist_convnet").eval()
+    run = RunFolder(tmp_path / "run")
+    save_model(model, run.model, class_names=list("abcdefghij"), dataset="mnist5k")
+    for spec in (run.path, str(run.path), run, run.model):
+        loaded, meta = load(spec)
+        assert not loaded.training and _same_outputs(model, loaded)
+        assert meta.arch == "mnist_convnet" and meta.dataset == "mnist5k"
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(FormatError, match=r"without model\.safetensors"):
+        load(tmp_path / "empty")
+
+
+def test_load_zoo_name_warns_that_weights_are_random():
+    with pytest.warns(UserWarning, match="zoo name"):
+        model, meta = load("fashion_gap")
+    assert not model.training and meta.arch == "fashion_gap" and meta.num_classes == 10
+    assert meta.input_shape == (1, 28, 28) and meta.dataset is None
+
+
+def test_load_onnx_file_reads_its_description(tmp_path):
+    pytest.importorskip("onnxruntime")
+    from convscope.export import export_onnx
+    from convscope.models.onnx_io import OnnxModel
+
+    path = export_onnx(build("mnist_convnet"), tmp_path / "m.onnx", dataset="mnist5k")
+    model, meta = load(path)
+    assert isinstance(model, OnnxModel) and model.path == path
+    assert meta.arch == "mnist_convnet" and meta.dataset == "mnist5k"
+    assert meta.input_shape == (1, 28, 28) and meta.num_classes == 10
+
+
+@pytest.mark.filterwarnings("ignore:__array__ implementation:DeprecationWarning")  # keras' own
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_load_keras_files(tmp_path, suffix):
+    keras = pytest.importorskip("keras")
+    if suffix == ".h5":
+        pytest.importorskip("h5py")
+    original = keras.Sequential([keras.Input((8, 8, 1)), keras.layers.Conv2D(2, 3, name="c")])
+    path = tmp_path / f"m{suffix}"
+    original.save(path)
+    model, meta = load(path)
+    assert isinstance(model, keras.Model) and meta is None
+    assert [layer.name for layer in model.layers] == ["c"]
+
+
+def test_load_missing_spec_names_every_kind(tmp_path):
+    for spec in (tmp_path / "nothing", "resnet9000", tmp_path / "gone.onnx"):
+        with pytest.raises(FormatError) as err:
+            load(spec)
+        message = str(err.value)
+        assert "does not exist" in message and str(spec) in message
+        for kind in ("run folder", ".safetensors", ".keras", ".h5", ".onnx", "zoo name"):
+            assert kind in message
+        for name in list_models():
+            assert name in message
+    with pytest.raises(FormatError, match="path or a zoo name"):
+        load(build("mnist_convnet"))
+
+
+def test_deprecated_names_warn_and_still_work(tmp_path):
+    import convscope as cs
+
+    path = save_model(build("mnist_bn"), tmp_path / "m.safetensors")
+    with pytest.warns(DeprecationWarning, match=r"models\.load"):
+        from convscope.models import load_model
+    assert load_model(path)[1].arch == "mnist_bn"
+    with pytest.warns(DeprecationWarning, match=r"models\.load"):
+        resolve_model = cs.models.resolve_model
+    assert resolve_model(path, "cpu")[1].arch == "mnist_bn"
+    with pytest.warns(DeprecationWarning, match=r"capturing\.summary"):
+        old_summary = cs.models.summary
+    assert old_summary(build("mnist_convnet")) == summary(build("mnist_convnet"))
+    with pytest.raises(AttributeError, match="no attribute 'nothing'"):
+        cs.models.nothing  # noqa: B018

@@ -10,13 +10,14 @@ import torch
 from torch import nn
 
 import convscope as cs
-from convscope.errors import ConvscopeError, FormatError, ShapeError
+from convscope.errors import ConvscopeError, FormatError, ShapeError, UnknownNameError
 
 onnx = pytest.importorskip("onnx")
 ort = pytest.importorskip("onnxruntime")
 
-from convscope.adapters.onnx import OnnxAdapter, OnnxModel, load_onnx_model  # noqa: E402
+from convscope.adapters.onnx import OnnxAdapter, OnnxModel  # noqa: E402
 from convscope.export import export_onnx  # noqa: E402
+from convscope.models.onnx_io import load_onnx_file  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +32,7 @@ def exported(tmp_path_factory):
 
 def test_export_keeps_zoo_names_and_maps(exported):
     model, path = exported
-    onnx_model = load_onnx_model(path)
+    onnx_model = load_onnx_file(path)
     torch_infos = cs.layers(model)
     onnx_infos = cs.layers(onnx_model)
     assert [(i.name, i.kind, i.output_shape) for i in onnx_infos] == [
@@ -156,13 +157,13 @@ def test_model_proto_and_wrapper_inputs(exported):
 
 def test_bad_onnx_files(tmp_path):
     with pytest.raises(FormatError, match="does not exist"):
-        load_onnx_model(tmp_path / "missing.onnx")
+        load_onnx_file(tmp_path / "missing.onnx")
     junk = tmp_path / "junk.onnx"
     junk.write_bytes(b"\x00garbage\xff" * 10)
     with pytest.raises(FormatError, match="junk.onnx"):
-        load_onnx_model(junk)
+        load_onnx_file(junk)
     with pytest.raises(FormatError):
-        cs.models.resolve_model(junk)
+        cs.models.load(junk)
 
 
 def test_export_rejects_non_torch_and_keeps_old_file_on_failure(tmp_path):
@@ -204,7 +205,7 @@ def test_cli_export_from_saved_run(tmp_path, exported):
     )
     out = tmp_path / "run.onnx"
     assert main(["export", "--model", str(saved), "--onnx", str(out)]) == 0
-    meta = load_onnx_model(out).metadata
+    meta = load_onnx_file(out).metadata
     assert json.loads(meta["convscope.class_names"]) == list("abcdefghij")
 
 
@@ -228,3 +229,24 @@ def test_integer_input_graph_takes_integer_images():
     x = np.full((2, 1, 5, 5), 10, np.uint8)
     maps = cs.capture(proto, x, "conv")
     assert maps["conv"].dtype == np.float32 and (maps["conv"] == 90).all()
+
+
+def test_deprecated_load_onnx_model_warns_and_forwards(exported):
+    import convscope.adapters.onnx as adapter_module
+
+    _, path = exported
+    with pytest.warns(DeprecationWarning, match=r"convscope\.models\.load"):
+        old = adapter_module.load_onnx_model
+    assert isinstance(old(path), OnnxModel)
+
+
+def test_onnx_kernels_come_from_conv_initializers(exported):
+    model, path = exported
+    with OnnxAdapter(path) as adapter:
+        for name in ("conv2d", "conv2d_1"):
+            want = model.get_submodule(name).weight.detach().numpy()
+            got = adapter.kernels(name)
+            assert got.dtype == np.float32 and np.array_equal(got, want)
+        assert adapter.kernels("max_pooling2d") is None and adapter.kernels("dense") is None
+        with pytest.raises(UnknownNameError):
+            adapter.kernels("typo")

@@ -353,3 +353,25 @@ def test_import_convscope_does_not_import_matplotlib():
     code = "import sys, convscope; print('matplotlib' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_label_inputs_follow_the_one_hot_policy():
+    """Labels go through convscope.validation.as_labels: one-hot rows become indices,
+    scores are refused with the argmax fix, and counts must match the images."""
+    images = RNG.random((4, 1, 8, 8))
+    maps = RNG.random((4, 3, 5, 5))
+    one_hot = np.eye(3)[[0, 1, 2, 1]]
+    fig = render.samples_grid(images, maps, one_hot, [0, 1, 2, 2])
+    titles = [ax.get_title() for ax in fig.axes if ax.get_title()]
+    assert titles[3] == "predict: 2\nactual: 1"
+    scores = RNG.random((4, 3))
+    with pytest.raises(ShapeError, match=r"argmax\(1\)"):
+        render.predictions_grid(images, scores, [0, 1, 2, 1])
+    with pytest.raises(ShapeError, match=r"labels must have shape \(4,\)"):
+        render.samples_grid(images, maps, [0, 1, 2])
+    with pytest.raises(ConvscopeError, match="integer class indices"):
+        render.predictions_grid(images, [0.5, 1, 2, 1], [0, 1, 2, 1])
+    with pytest.raises(ConvscopeError, match="per_class must be a whole number >= 1"):
+        render.predictions_grid(images, [0, 1, 2, 1], [0, 1, 2, 1], per_class=0)
+    with pytest.raises(ConvscopeError, match=r"alpha must be a finite number in \[0.0, 1.0\]"):
+        render.overlay_image(images[0], maps[0, 0], alpha=1.5)

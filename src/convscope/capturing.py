@@ -22,6 +22,7 @@ from ._batching import batch_slices
 from .adapters import adapter_for
 from .adapters.base import LayerInfo, Selection, format_summary, resolve_layers
 from .errors import ConvscopeError
+from .validation import as_numpy
 
 __all__ = [
     "LayerInfo",
@@ -30,6 +31,7 @@ __all__ = [
     "format_summary",
     "layers",
     "resolve_layers",
+    "summary",
 ]
 
 
@@ -51,6 +53,22 @@ def layers(model: Any, input_shape: tuple[int, ...] | None = None) -> list[Layer
         return adapter.infos(input_shape=input_shape)
     finally:
         adapter.close()
+
+
+def summary(model: Any, input_shape: tuple[int, ...] | None = None) -> str:
+    """A Keras-style summary table (layer, output shape, params) of any model, as text.
+
+    Args:
+        model: a torch module, Keras model or ONNX model.
+        input_shape: as for :func:`layers`; zoo, Keras and ONNX models know their own.
+
+    Example:
+        >>> import convscope as cs
+        >>> print(summary(cs.models.build("mnist_convnet")))  # doctest: +ELLIPSIS
+        Model: "mnist_convnet"...
+    """
+    title = getattr(model, "arch", None) or getattr(model, "name", None)
+    return format_summary(layers(model, input_shape=input_shape), title=title)
 
 
 def capture(
@@ -163,7 +181,7 @@ def _batches(data: Any, batch_size: int) -> Iterable[tuple[Any, np.ndarray | Non
     else:
         for item in data:
             if isinstance(item, (tuple, list)) and len(item) == 2:
-                yield item[0], _to_labels(item[1])
+                yield item[0], as_numpy(item[1])
             else:
                 yield item, None
 
@@ -196,7 +214,7 @@ def _as_pair(data: Any) -> tuple[Any, np.ndarray | None] | None:
     if labels is None:  # (x, None): images without labels
         return images, None
     try:
-        labels = _to_labels(labels)
+        labels = as_numpy(labels)
     except (TypeError, ValueError) as exc:
         raise ConvscopeError(
             f"the labels y of the {what} pair are not an array ({type(labels).__name__}: {exc}); "
@@ -226,9 +244,3 @@ def _ndim(array: Any) -> int:
 
 def _is_array(obj: Any) -> bool:
     return isinstance(obj, np.ndarray) or type(obj).__name__ == "Tensor"
-
-
-def _to_labels(labels: Any) -> np.ndarray:
-    if hasattr(labels, "detach"):
-        labels = labels.detach().cpu().numpy()
-    return np.asarray(labels)

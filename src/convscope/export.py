@@ -17,7 +17,6 @@ Example:
 from __future__ import annotations
 
 import io
-import json
 import logging
 import os
 import warnings
@@ -25,9 +24,14 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
 from ._io import atomic_write
-from .errors import BackendMissingError, ConvscopeError, ShapeError
+from .adapters import adapter_for
+from .adapters.torch import module_kind
+from .errors import ConvscopeError, ShapeError
+from .models.onnx_io import onnx_module, onnx_props
+from .validation import as_numpy, check_int
 
 __all__ = ["export_onnx"]
 
@@ -70,31 +74,19 @@ def export_onnx(
         >>> [i.name for i in cs.layers(str(p))][:3]
         ['conv2d', 'max_pooling2d', 'conv2d_1']
     """
-    import torch
-
-    try:
-        import onnx
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        raise BackendMissingError("onnx", "onnx") from exc
-    from .adapters import adapter_for
-
-    if isinstance(model, torch.nn.Module) and adapter_for(model).backend == "keras":
-        raise ConvscopeError(
-            "export_onnx exports torch models; this is a Keras model (on the torch backend). "
-            "Export Keras models with model.export(path, format='onnx') or tf2onnx."
-        )
+    onnx = onnx_module()
     if not isinstance(model, torch.nn.Module):
         raise ConvscopeError(
             f"export_onnx exports torch models (a zoo model or run); got "
             f"{type(model).__module__}.{type(model).__name__}"
         )
-    shape = tuple(input_shape or getattr(model, "input_shape", None) or ())
-    if not shape:
-        raise ShapeError("pass input_shape=(C, H, W): the model does not know its input shape")
-    if not all(isinstance(d, int) and d > 0 for d in shape):
-        raise ShapeError(
-            f"input_shape must be positive whole numbers like (1, 28, 28); got {shape}"
-        )
+    with adapter_for(model) as adapter:  # a Keras model on the torch backend is a Module too
+        if adapter.torch_module is None:
+            raise ConvscopeError(
+                f"export_onnx exports torch models; this is a {adapter.backend} model. "
+                "Export Keras models with model.export(path, format='onnx') or tf2onnx."
+            )
+    shape = _input_shape(input_shape or getattr(model, "input_shape", None))
     param = next(model.parameters(), None)
     device = param.device if param is not None else torch.device("cpu")
     dummy = torch.zeros((2, *shape), device=device)
@@ -122,16 +114,13 @@ def export_onnx(
     proto = onnx.load_from_string(buffer.getvalue())
     _fold_initializer_identities(proto)
     _name_layers(proto, model)
-    meta = {
-        "convscope.arch": str(getattr(model, "arch", type(model).__name__)),
-        "convscope.input_shape": json.dumps(list(shape)),
-    }
-    if getattr(model, "num_classes", None) is not None:
-        meta["convscope.num_classes"] = str(model.num_classes)
-    if class_names:
-        meta["convscope.class_names"] = json.dumps(list(class_names))
-    if dataset:
-        meta["convscope.dataset"] = str(dataset)
+    meta = onnx_props(
+        str(getattr(model, "arch", type(model).__name__)),
+        shape,
+        getattr(model, "num_classes", None),
+        class_names,
+        dataset,
+    )
     for key, value in meta.items():
         entry = proto.metadata_props.add()
         entry.key, entry.value = key, value
@@ -140,6 +129,18 @@ def export_onnx(
     if verify:
         _verify(model, data, shape, device)
     return atomic_write(path, lambda f: f.write(data))
+
+
+def _input_shape(shape: Any) -> tuple[int, ...]:
+    """``(C, H, W)`` checked: present, and positive whole numbers."""
+    if not shape:
+        raise ShapeError("pass input_shape=(C, H, W): the model does not know its input shape")
+    try:
+        return tuple(check_int(d, "input_shape", minimum=1) for d in shape)
+    except ConvscopeError:
+        raise ShapeError(
+            f"input_shape must be positive whole numbers like (1, 28, 28); got {tuple(shape)}"
+        ) from None
 
 
 def _fold_initializer_identities(proto: Any) -> None:
@@ -166,11 +167,7 @@ def _fold_initializer_identities(proto: Any) -> None:
 
 def _name_layers(proto: Any, model: Any) -> None:
     """Rename nodes after their torch module and add nodes for modules that exported none."""
-    import torch
-    from onnx import helper
-
-    from .adapters.torch import module_kind
-
+    helper = onnx_module().helper
     modules = {name: m for name, m in model.named_modules() if name}
     scopes: dict[str, list[Any]] = {}
     for node in proto.graph.node:
@@ -207,8 +204,6 @@ def _name_layers(proto: Any, model: Any) -> None:
 
 
 def _verify(model: Any, data: bytes, shape: tuple[int, ...], device: Any) -> None:
-    import torch
-
     try:
         import onnxruntime
     except ImportError:  # pragma: no cover - depends on the installation
@@ -221,7 +216,7 @@ def _verify(model: Any, data: bytes, shape: tuple[int, ...], device: Any) -> Non
     model.eval()
     try:
         with torch.no_grad():
-            want = model(torch.from_numpy(x).to(device)).cpu().numpy()
+            want = as_numpy(model(torch.from_numpy(x).to(device)))
     finally:
         model.train(was_training)
     diff = float(np.abs(got - want).max())

@@ -45,6 +45,9 @@ def adapter_for(model: Any, device: Any = None) -> Adapter:
     """
     if isinstance(model, Adapter):
         return model
+    # Each backend's adapter is imported when a model of its kind shows up: the Keras and
+    # ONNX ones load their optional framework, and the torch one keeps `convscope --help`
+    # (whose verbs import this package) from paying for torch.
     if _is_keras(model):  # first: with KERAS_BACKEND=torch a Keras model is an nn.Module too
         from .keras import KerasAdapter
 

@@ -289,7 +289,9 @@ class Adapter:
     """The interface each backend implements (torch, keras, onnx).
 
     ``infos`` lists layers; ``run`` computes the requested layers' outputs for one batch
-    and returns them as ``{name: ndarray}`` with conv maps in NCHW float32.
+    and returns them as ``{name: ndarray}`` with conv maps in NCHW float32. Code above
+    the adapters asks them (``channels_last``, ``image_shape``, ``kernels``,
+    ``torch_module``) instead of switching on ``backend``, which is for messages.
     """
 
     backend = "base"
@@ -310,9 +312,22 @@ class Adapter:
             return None
         return (shape[2], shape[0], shape[1]) if self.channels_last else tuple(shape)
 
-    def kernels(self, layer: str) -> np.ndarray | None:
-        """A conv layer's weights as (out, in, kh, kw) float32, or None if it has none."""
+    @property
+    def torch_module(self) -> Any:
+        """The ``torch.nn.Module`` that runs this model natively, or None.
+
+        For torch-only tools (ONNX export, the fast evaluation loop). None for Keras models,
+        even on Keras' torch backend: they take NHWC and have their own call semantics.
+        """
         return None
+
+    def kernels(self, layer: str) -> np.ndarray | None:
+        """A conv layer's weights as (out, in, kh, kw) float32, or None if it has none.
+
+        Raises:
+            UnknownNameError: ``layer`` is not a layer of the model (the layers are listed).
+        """
+        raise NotImplementedError
 
     def infos(
         self, input_shape: tuple[int, ...] | None = None, shapes: bool = True

@@ -21,28 +21,23 @@ Example:
 
 from __future__ import annotations
 
-import os
+import warnings
 import weakref
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 
-os.environ.setdefault("KERAS_BACKEND", "torch")
-
-try:
-    import keras
-except ImportError as exc:  # pragma: no cover - depends on the installation
-    from ..errors import BackendMissingError
-
-    raise BackendMissingError("keras", "keras") from exc
-
-from ..errors import ConvscopeError, FormatError, ShapeError, UnknownNameError
+from ..errors import ConvscopeError, ShapeError, UnknownNameError
+from ..models.keras_io import keras_module, load_keras_file
+from ..validation import as_numpy
 from .base import Adapter, LayerInfo, arrange_batch, check_float_images
 from .base import fits as _fits
 
-__all__ = ["KerasAdapter", "keras_kind", "load_keras_model"]
+keras = keras_module()  # KERAS_BACKEND defaults to torch; BackendMissingError without Keras
+
+__all__ = ["KerasAdapter", "conv_kernels", "keras_kind"]
 
 # Class names (anywhere in a layer's MRO) for each kind; names rather than classes so that
 # private Keras base classes (BaseConv, BasePooling...) can be used across Keras versions.
@@ -261,15 +256,20 @@ class KerasAdapter(Adapter):
 
     def _nchw_shape(self, shape: tuple[int | None, ...]) -> tuple[int, ...]:
         dims = tuple(-1 if d is None else int(d) for d in shape[1:])
-        if len(dims) == 3 and self.data_format == "channels_last":
+        if len(dims) == 3 and self.channels_last:
             dims = (dims[2], dims[0], dims[1])
         return dims
 
     # -- Adapter interface -----------------------------------------------------------
     def kernels(self, layer: str) -> np.ndarray | None:
+        found = dict(_walk(self.model))
+        if layer not in found:
+            raise UnknownNameError("layer", [layer], list(found))
+        if keras_kind(found[layer]) != "conv":
+            return None
         try:
             return conv_kernels(self.model, layer)
-        except ConvscopeError:
+        except ConvscopeError:  # a 1-D or 3-D convolution
             return None
 
     def infos(
@@ -294,18 +294,16 @@ class KerasAdapter(Adapter):
         ]
 
     def to_input(self, x: Any) -> np.ndarray:
-        if hasattr(x, "detach"):  # a torch tensor
-            x = x.detach().cpu().numpy()
-        array = np.asarray(x)
+        array = as_numpy(x)
         check_float_images(array.dtype)
         array = array.astype(np.float32, copy=False)
         shape = self.input_shape
         if shape is None:
             return array
-        array = arrange_batch(array, shape, nhwc=self.data_format == "channels_last")
+        array = arrange_batch(array, shape, nhwc=self.channels_last)
         if array.ndim != len(shape) + 1 or not _fits(array.shape[1:], shape):
             want = "(N, " + ", ".join("?" if d is None else str(d) for d in shape) + ")"
-            layout = "NHWC" if self.data_format == "channels_last" else "NCHW"
+            layout = "NHWC" if self.channels_last else "NCHW"
             raise ShapeError(
                 f"the Keras model {self.model.name!r} takes images of shape {want} in {layout} "
                 f"(or the same images in NCHW); got {tuple(array.shape)}. Resize the images or "
@@ -332,7 +330,7 @@ class KerasAdapter(Adapter):
         result: dict[str, np.ndarray] = {}
         for name, pos in zip(names, index, strict=True):
             value = outputs[pos]
-            if value.ndim == 4 and self.data_format == "channels_last":
+            if value.ndim == 4 and self.channels_last:
                 value = value.transpose(0, 3, 1, 2)
             result[name] = np.ascontiguousarray(value, dtype=np.float32)
         return result
@@ -344,68 +342,23 @@ class KerasAdapter(Adapter):
 def _predict(model: Any, x: np.ndarray) -> list[np.ndarray]:
     """Run ``model`` in inference mode; a list of NumPy outputs."""
     if keras.backend.backend() == "torch":  # direct call: no predict loop, no autograd
-        import torch
-
         with torch.no_grad():
             outputs = model(x, training=False)
         outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
-        return [o.detach().cpu().numpy() for o in outputs]
+        return [as_numpy(o) for o in outputs]
     outputs = model.predict_on_batch(x)
     outputs = outputs if isinstance(outputs, (list, tuple)) else [outputs]
     return [np.asarray(keras.ops.convert_to_numpy(o)) for o in outputs]
 
 
-def load_keras_model(path: str | os.PathLike, *, trust: bool = False) -> Any:
-    """Load a ``.keras`` or legacy ``.h5`` Keras model for inspection (not compiled).
-
-    Loading runs in Keras' safe mode: a file with a ``Lambda`` layer (arbitrary Python
-    code) is refused unless ``trust=True``.
-
-    Args:
-        path: a ``.keras`` zip or a legacy HDF5 ``.h5``/``.hdf5`` file.
-        trust: allow unsafe deserialisation (Lambda layers); only for files you trust.
+def find_layer(model: Any, layer: Any) -> tuple[str, Any]:
+    """A Keras layer's "/"-joined name and object, from a name, the object, or None (the
+    first conv layer).
 
     Raises:
-        FormatError: the file is missing or not a Keras model.
-        ConvscopeError: safe mode refused the file (the message says how to opt in).
-
-    Example:
-        >>> model = load_keras_model("CIFAR-10_CNN5.h5")  # doctest: +SKIP
-        >>> [layer.name for layer in model.layers][:2]  # doctest: +SKIP
-        ['conv_0', 'max_pooling2d']
+        UnknownNameError: no layer of that name (the conv layers are listed).
+        ConvscopeError: the model has no conv layer, or the object is not part of it.
     """
-    path = Path(path)
-    if not path.exists():
-        raise FormatError(f"Keras model file {path} does not exist")
-    suffix = path.suffix.lower()
-    if suffix not in (".keras", ".h5", ".hdf5"):
-        raise FormatError(f"{path} is not a Keras model file: expected .keras, .h5 or .hdf5")
-    if suffix in (".h5", ".hdf5"):
-        try:
-            import h5py  # noqa: F401
-        except ImportError as exc:
-            from ..errors import BackendMissingError
-
-            raise BackendMissingError("h5py (to read .h5 Keras models)", "keras") from exc
-    try:
-        return keras.saving.load_model(str(path), safe_mode=not trust, compile=False)
-    except ValueError as exc:
-        text = str(exc)
-        if "safe_mode" in text or "unsafe" in text.lower() or "Lambda" in text:
-            raise ConvscopeError(
-                f"{path} holds a Lambda layer or other Python code that Keras' safe mode "
-                "refuses to load. Only if you trust the file, load it with "
-                "load_keras_model(path, trust=True) (CLI: --trust)."
-            ) from None
-        raise FormatError(f"{path} is not a loadable Keras model: {text}") from None
-    except (OSError, KeyError, TypeError) as exc:
-        raise FormatError(
-            f"{path} is not a loadable Keras model ({type(exc).__name__}: {exc}); it may be "
-            "truncated or saved by an incompatible Keras"
-        ) from None
-
-
-def find_layer(model: Any, layer: Any) -> tuple[str, Any]:
     walked = _walk(model)
     convs = [(n, lay) for n, lay in walked if keras_kind(lay) == "conv"]
     if layer is None:
@@ -452,7 +405,7 @@ def conv_kernels(model: Any, layer: Any = None) -> np.ndarray:
         raise ConvscopeError(f"layer {name!r} ({type(found).__name__}) has no conv kernel")
     value = getattr(kernel, "value", kernel)  # the backend tensor behind a keras.Variable
     if hasattr(value, "detach"):  # torch: no round trip through np.array(tensor)
-        array = value.detach().cpu().numpy().astype(np.float32, copy=False)
+        array = as_numpy(value, dtype=np.float32)
     else:
         array = np.asarray(keras.ops.convert_to_numpy(value), dtype=np.float32)
     if array.ndim != 4:
@@ -460,4 +413,19 @@ def conv_kernels(model: Any, layer: Any = None) -> np.ndarray:
             f"layer {name!r} has a {array.ndim}-D kernel {array.shape}; conv_kernels takes "
             "2-D convolutions (kh, kw, in, out)"
         )
+    if "Transpose" in type(found).__name__:  # Conv2DTranspose stores (kh, kw, out, in)
+        return np.ascontiguousarray(array.transpose(2, 3, 0, 1))
     return np.ascontiguousarray(array.transpose(3, 2, 0, 1))
+
+
+def __getattr__(name: str) -> Any:
+    # load_keras_model moved to the models room: convscope.models.load reads Keras files
+    if name == "load_keras_model":
+        warnings.warn(
+            "convscope.adapters.keras.load_keras_model is deprecated; use "
+            "convscope.models.load(path, trust=...)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return load_keras_file
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

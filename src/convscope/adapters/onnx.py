@@ -14,7 +14,7 @@ through the graph and NHWC maps are transposed to NCHW when captured.
 
 Example:
     >>> import convscope as cs  # doctest: +SKIP
-    >>> model = load_onnx_model("mnist_convnet.onnx")  # doctest: +SKIP
+    >>> model, _ = cs.models.load("mnist_convnet.onnx")  # doctest: +SKIP
     >>> cs.capture(model, x, layers="conv2d")["conv2d"].shape  # doctest: +SKIP
     (4, 32, 26, 26)
 """
@@ -22,25 +22,25 @@ Example:
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ..errors import BackendMissingError, ConvscopeError, ShapeError, UnknownNameError
+from ..models.onnx_io import OnnxModel, cpu_session, load_onnx_file
+from ..validation import as_numpy
+from .base import Adapter, LayerInfo, arrange_batch, check_float_images
+from .base import fits as _fits
 
 try:
     import onnx
     from onnx import helper, numpy_helper, shape_inference
 except ImportError as exc:  # pragma: no cover - depends on the installation
-    from ..errors import BackendMissingError
-
     raise BackendMissingError("onnx", "onnx") from exc
 
-from ..errors import ConvscopeError, FormatError, ShapeError
-from .base import Adapter, LayerInfo, arrange_batch, check_float_images
-from .base import fits as _fits
-
-__all__ = ["OnnxAdapter", "OnnxModel", "load_onnx_model", "onnx_kind"]
+__all__ = ["OnnxAdapter", "OnnxModel", "initializer_array", "onnx_kind"]
 
 _KIND_BY_OP: dict[str, str] = {}
 for _kind, _ops in (
@@ -95,112 +95,6 @@ def _node_kind(node: Any, arrays: dict[str, Any], layouts: dict[str, str | None]
     return onnx_kind(node.op_type)
 
 
-def _ort() -> Any:
-    try:
-        import onnxruntime
-    except ImportError as exc:  # pragma: no cover - depends on the installation
-        from ..errors import BackendMissingError
-
-        raise BackendMissingError("onnxruntime", "onnx") from exc
-    return onnxruntime
-
-
-def _session(data: bytes) -> Any:
-    ort = _ort()
-    options = ort.SessionOptions()
-    options.log_severity_level = 3  # errors only
-    return ort.InferenceSession(data, sess_options=options, providers=["CPUExecutionProvider"])
-
-
-class OnnxModel:
-    """An ONNX model from a file or ``onnx.ModelProto``, with a lazy onnxruntime session.
-
-    Attributes:
-        path: the ``.onnx`` file, or None for an in-memory model.
-        name: the file's stem or the graph's name.
-
-    Example:
-        >>> model = OnnxModel("mnist_convnet.onnx")  # doctest: +SKIP
-        >>> model.predict(x).shape  # doctest: +SKIP
-        (4, 10)
-    """
-
-    def __init__(self, source: str | os.PathLike | onnx.ModelProto) -> None:
-        self._proto: onnx.ModelProto | None = None
-        self._session: Any = None
-        if isinstance(source, onnx.ModelProto):
-            self.path: Path | None = None
-            self._proto = source
-            self.name = source.graph.name or "onnx_model"
-        else:
-            self.path = Path(source)
-            if not self.path.exists():
-                raise FormatError(f"ONNX model file {self.path} does not exist")
-            self.name = self.path.stem
-
-    @property
-    def proto(self) -> onnx.ModelProto:
-        """The ``onnx.ModelProto`` (loaded on first use)."""
-        if self._proto is None:
-            assert self.path is not None
-            try:
-                self._proto = onnx.load(str(self.path))
-            except Exception as exc:  # protobuf raises DecodeError and friends
-                raise FormatError(
-                    f"{self.path} is not a readable ONNX model ({type(exc).__name__}: {exc}); "
-                    "it may be truncated"
-                ) from None
-            if not self._proto.graph.node:
-                raise FormatError(f"{self.path} is not an ONNX model: its graph has no nodes")
-        return self._proto
-
-    @property
-    def session(self) -> Any:
-        """An onnxruntime CPU ``InferenceSession`` for the model as it is (created lazily)."""
-        if self._session is None:
-            self._session = _session(self.proto.SerializeToString())
-        return self._session
-
-    @property
-    def metadata(self) -> dict[str, str]:
-        """The model's ``metadata_props`` (``convscope.arch`` etc. for exported zoo models)."""
-        return {p.key: p.value for p in self.proto.metadata_props}
-
-    def predict(self, x: Any) -> np.ndarray:
-        """Run the model on one batch and return its first output."""
-        feed = {self.session.get_inputs()[0].name: np.asarray(x, dtype=np.float32)}
-        return self.session.run(None, feed)[0]
-
-    def close(self) -> None:
-        """Release the onnxruntime session (the proto stays loaded)."""
-        self._session = None
-
-    def __enter__(self) -> OnnxModel:
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def __repr__(self) -> str:
-        return f"OnnxModel({str(self.path) if self.path else self.name!r})"
-
-
-def load_onnx_model(path: str | os.PathLike) -> OnnxModel:
-    """Load an ``.onnx`` file for capture (checked now, run lazily with onnxruntime on CPU).
-
-    Raises:
-        FormatError: the file is missing, truncated or not an ONNX model.
-
-    Example:
-        >>> model = load_onnx_model("runs/demo/model.onnx")  # doctest: +SKIP
-        >>> [info.name for info in cs.layers(model)][:2]  # doctest: +SKIP
-        ['conv2d', 'max_pooling2d']
-    """
-    model = OnnxModel(path)
-    model.proto  # noqa: B018 - load now so a bad file fails here
-    return model
-
-
 @dataclass(frozen=True)
 class _Layer:
     name: str
@@ -208,6 +102,7 @@ class _Layer:
     kind: str
     params: int
     type: str
+    weight: str | None = None  # the initializer holding its Conv kernel, if any
 
 
 class OnnxAdapter(Adapter):
@@ -289,6 +184,7 @@ class OnnxAdapter(Adapter):
             kinds = {_node_kind(m, arrays, self._layouts) for m in members}
             kind = next(k for k in _KIND_PRIORITY if k in kinds or k == "other")
             used = {i for m in members for i in m.input if i in sizes}
+            convs = [m for m in members if m.op_type == "Conv" and len(m.input) > 1]
             layers.append(
                 _Layer(
                     name=name,
@@ -296,6 +192,7 @@ class OnnxAdapter(Adapter):
                     kind=kind,
                     params=sum(sizes[i] for i in used),
                     type="+".join(m.op_type for m in members),
+                    weight=convs[0].input[1] if convs and convs[0].input[1] in arrays else None,
                 )
             )
         return layers
@@ -368,11 +265,14 @@ class OnnxAdapter(Adapter):
         return self.layout == "NHWC"
 
     def kernels(self, layer: str) -> np.ndarray | None:
+        if layer not in self._by_name:
+            raise UnknownNameError("layer", [layer], list(self._by_name))
+        weight = self._by_name[layer].weight
+        if weight is None:
+            return None
         # ONNX Conv weights are (out, in, kh, kw) whatever the tensors' layout
-        for node in self.model.proto.graph.node:
-            if node.op_type == "Conv" and (node.name == layer or node.name.startswith(layer + "/")):
-                return initializer_array(self.model, node.input[1]).astype(np.float32, copy=False)
-        return None
+        kernel = initializer_array(self.model, weight)
+        return np.ascontiguousarray(kernel, dtype=np.float32) if kernel.ndim == 4 else None
 
     def infos(
         self, input_shape: tuple[int, ...] | None = None, shapes: bool = True
@@ -391,9 +291,7 @@ class OnnxAdapter(Adapter):
         return infos
 
     def to_input(self, x: Any) -> np.ndarray:
-        if hasattr(x, "detach"):  # a torch tensor
-            x = x.detach().cpu().numpy()
-        array = np.asarray(x)
+        array = as_numpy(x)
         if np.dtype(self.input_dtype).kind == "f":  # an integer-input model takes its own
             check_float_images(array.dtype)
         array = array.astype(self.input_dtype, copy=False)
@@ -429,7 +327,7 @@ class OnnxAdapter(Adapter):
                     proto.graph.output.append(helper.ValueInfoProto(name=tensor))
                     outputs.add(tensor)
             try:
-                self._sessions[names] = _session(proto.SerializeToString())
+                self._sessions[names] = cpu_session(proto.SerializeToString())
             except Exception as exc:  # onnxruntime raises its own exception types
                 raise ConvscopeError(
                     f"onnxruntime cannot load {self.model.name} with outputs {list(names)}: {exc}"
@@ -439,8 +337,6 @@ class OnnxAdapter(Adapter):
     def run(self, x: np.ndarray, names: list[str]) -> dict[str, np.ndarray]:
         missing = [n for n in names if n not in self._by_name]
         if missing:
-            from ..errors import UnknownNameError
-
             raise UnknownNameError("layer", missing, list(self._by_name))
         session = self._session_for(tuple(names))
         tensors = list(dict.fromkeys(self._by_name[n].tensor for n in names))
@@ -501,7 +397,7 @@ def initializer_array(model: OnnxModel | onnx.ModelProto, name: str) -> np.ndarr
     """Return one initializer (a weight) of an ONNX model as an array.
 
     Example:
-        >>> initializer_array(load_onnx_model("m.onnx"), "conv2d.weight").shape  # doctest: +SKIP
+        >>> initializer_array(cs.models.load("m.onnx")[0], "conv2d.weight").shape  # doctest: +SKIP
         (32, 1, 3, 3)
     """
     proto = model.proto if isinstance(model, OnnxModel) else model
@@ -509,3 +405,15 @@ def initializer_array(model: OnnxModel | onnx.ModelProto, name: str) -> np.ndarr
         if init.name == name:
             return numpy_helper.to_array(init)
     raise ConvscopeError(f"the ONNX model has no initializer {name!r}")
+
+
+def __getattr__(name: str) -> Any:
+    # load_onnx_model moved to the models room: convscope.models.load reads ONNX files
+    if name == "load_onnx_model":
+        warnings.warn(
+            "convscope.adapters.onnx.load_onnx_model is deprecated; use convscope.models.load(path)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return load_onnx_file
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,7 +15,9 @@ import numpy as np
 import torch
 from torch import nn
 
-from ..errors import ConvscopeError, ShapeError
+from ..errors import ConvscopeError, ShapeError, UnknownNameError
+from ..models.zoo import GlobalAveragePooling2D
+from ..validation import as_numpy
 from .base import Adapter, LayerInfo, check_float_images
 
 _CONV = (
@@ -43,12 +45,15 @@ _DROPOUT = (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropou
 
 
 def module_kind(module: nn.Module) -> str:
-    """Classify a torch module as conv, pool, dense, norm, activation, dropout, flatten, block or other."""
-    from ..models.zoo import GlobalAveragePooling2D
+    """Classify a torch module as conv, pool, dense, norm, activation, dropout, flatten, block or other.
 
+    Example:
+        >>> module_kind(nn.MaxPool2d(2)), module_kind(GlobalAveragePooling2D())
+        ('pool', 'pool')
+    """
     if isinstance(module, _CONV):
         return "conv"
-    if isinstance(module, _POOL) or isinstance(module, GlobalAveragePooling2D):
+    if isinstance(module, (*_POOL, GlobalAveragePooling2D)):
         return "pool"
     if isinstance(module, nn.Linear):
         return "dense"
@@ -200,11 +205,23 @@ class TorchAdapter(Adapter):
             self.close()
             self.model.train(was_training)
 
+    @property
+    def torch_module(self) -> nn.Module:
+        return self.model
+
     def kernels(self, layer: str) -> np.ndarray | None:
-        weight = getattr(self.modules.get(layer), "weight", None)
-        if not isinstance(weight, torch.Tensor) or weight.ndim != 4:
+        if layer not in self.modules:
+            raise UnknownNameError("layer", [layer], list(self.modules))
+        module = self.modules[layer]
+        weight = getattr(module, "weight", None)
+        if module_kind(module) != "conv" or not isinstance(weight, torch.Tensor):
             return None
-        return weight.detach().float().cpu().numpy()
+        if weight.ndim != 4:
+            return None  # a 1-D or 3-D convolution
+        kernel = as_numpy(weight, dtype=np.float32)
+        if isinstance(module, nn.ConvTranspose2d):  # stored (in, out, kh, kw)
+            kernel = kernel.transpose(1, 0, 2, 3)
+        return np.ascontiguousarray(kernel)
 
     def close(self) -> None:
         while self._handles:
@@ -212,8 +229,5 @@ class TorchAdapter(Adapter):
 
 
 def _to_numpy(tensor: torch.Tensor) -> np.ndarray:
-    if tensor.dtype != torch.float32:
-        tensor = tensor.float()
-    if tensor.device.type != "cpu":
-        tensor = tensor.cpu()
-    return tensor.numpy()
+    # cast where the tensor lives: numpy has no bfloat16, and a GPU casts faster than a CPU
+    return as_numpy(tensor if tensor.dtype == torch.float32 else tensor.float())

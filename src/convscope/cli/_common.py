@@ -1,4 +1,9 @@
-"""Helpers shared by the CLI verbs: turn MODEL_OR_RUN and --data into a model and data."""
+"""Helpers shared by the CLI verbs: turn MODEL_OR_RUN and --data into a model and data.
+
+The models room (and so torch) is imported when a verb runs, not at module level: the
+parser imports every verb module, and ``convscope --help`` or ``convscope datasets``
+should not pay for torch.
+"""
 
 from __future__ import annotations
 
@@ -6,11 +11,20 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from ..adapters import adapter_for
+from ..data import load as load_data
 from ..errors import ConvscopeError
+from ..runfolder import RunFolder
 
 
 def add_model_data_args(p: argparse.ArgumentParser, split: bool = True) -> None:
-    """The arguments every analysis verb takes."""
+    """The arguments every analysis verb takes.
+
+    Example:
+        >>> p = argparse.ArgumentParser(); add_model_data_args(p)
+        >>> p.parse_args(["runs/demo", "--data", "mnist5k"]).data
+        'mnist5k'
+    """
     p.add_argument(
         "model",
         metavar="MODEL_OR_RUN",
@@ -47,10 +61,26 @@ def parse_layers(text: str | None) -> str | int | list[str | int] | None:
 
 
 def run_seed_of(spec: str | None) -> int:
-    """The seed recorded in a run folder's run.json, else 0."""
-    from ..train.fit import run_seed
+    """The seed recorded in a run folder's run record, else 0.
 
-    return run_seed(spec) if spec and Path(spec).is_dir() else 0
+    Example:
+        >>> run_seed_of("mnist_convnet"), run_seed_of(None)
+        (0, 0)
+    """
+    return RunFolder(spec).seed() if spec and Path(spec).is_dir() else 0
+
+
+def model_from_spec(spec: str | None, trust: bool = False) -> tuple[Any, Any]:
+    """``MODEL_OR_RUN`` as ``(model, meta)`` through :func:`convscope.models.load`.
+
+    Raises:
+        ConvscopeError: no model named; or what :func:`convscope.models.load` raises.
+    """
+    from ..models import load  # here, not at the top: see the module docstring
+
+    if not spec:
+        raise ConvscopeError("name a model: convscope VERB RUN_FOLDER, or --model FILE")
+    return load(spec, trust=trust)
 
 
 def load_model_and_data(args: argparse.Namespace, need_data: bool = True) -> tuple[Any, Any, Any]:
@@ -59,16 +89,10 @@ def load_model_and_data(args: argparse.Namespace, need_data: bool = True) -> tup
     The data set is resized to nothing: it must fit the model, else the error names both
     shapes. ``folder:PATH`` data is resized to the model's input.
     """
-    from ..models import resolve_model
-
     spec = args.model_path or args.model
-    if not spec:
-        raise ConvscopeError("name a model: convscope VERB RUN_FOLDER, or --model FILE")
-    model, meta = resolve_model(spec, trust=getattr(args, "trust", False))
+    model, meta = model_from_spec(spec, trust=getattr(args, "trust", False))
     if not need_data:
         return model, meta, None
-    from ..data import load
-
     name = args.data or (meta.dataset if meta is not None else None)
     if not name:
         raise ConvscopeError(
@@ -80,7 +104,7 @@ def load_model_and_data(args: argparse.Namespace, need_data: bool = True) -> tup
     kwargs: dict[str, Any] = {"data_dir": args.data_dir, "seed": seed}
     if input_shape is not None:
         kwargs["input_shape"] = input_shape
-    data = load(name, **kwargs)
+    data = load_data(name, **kwargs)
     return model, meta, data
 
 
@@ -92,10 +116,5 @@ def model_input_shape(model: Any) -> tuple[int, ...] | None:
         >>> model_input_shape(cs.models.build("cifar_cnn5"))
         (3, 32, 32)
     """
-    from ..adapters import adapter_for
-
-    adapter = adapter_for(model)
-    try:
+    with adapter_for(model) as adapter:
         return adapter.image_shape
-    finally:
-        adapter.close()

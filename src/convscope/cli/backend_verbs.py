@@ -5,6 +5,9 @@ from __future__ import annotations
 import argparse
 import sys
 
+from ..errors import ConvscopeError
+from ._common import model_from_spec
+
 
 def register(sub: argparse._SubParsersAction) -> None:
     """Add the ``export`` verb to the CLI.
@@ -29,17 +32,14 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _export(args: argparse.Namespace) -> int:
-
-    from ..errors import ConvscopeError
-    from ..export import export_onnx
-    from ..models import resolve_model
+    from ..export import export_onnx  # torch: imported when the verb runs
 
     spec = args.model_path or args.model
     if not spec:
         raise ConvscopeError("name a model: convscope export RUN --onnx FILE")
     if not str(args.onnx).lower().endswith(".onnx"):
         raise ConvscopeError(f"--onnx {args.onnx!r}: the file name must end in .onnx")
-    model, meta = resolve_model(spec, trust=getattr(args, "trust", False))
+    model, meta = model_from_spec(spec, trust=getattr(args, "trust", False))
     class_names = list(meta.class_names) if meta is not None and meta.class_names else None
     dataset = meta.dataset if meta is not None else None
     path = export_onnx(model, args.onnx, opset=args.opset, class_names=class_names, dataset=dataset)

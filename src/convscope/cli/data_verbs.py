@@ -5,9 +5,17 @@ from __future__ import annotations
 import argparse
 import json
 
+from ..data import available, cache_dir, image_shape, is_cached, is_offline_available
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the data verbs to the CLI."""
+    """Add the data verbs to the CLI.
+
+    Example:
+        >>> p = argparse.ArgumentParser(); register(p.add_subparsers())
+        >>> p.parse_args(["datasets", "--json"]).json
+        True
+    """
     p = sub.add_parser(
         "datasets",
         help="list the data sets, their image shapes and whether they work offline",
@@ -24,8 +32,6 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _rows(data_dir: str | None) -> list[dict]:
-    from ..data import available, image_shape, is_cached, is_offline_available
-
     rows = []
     for name, description in available().items():
         shape = image_shape(name)
@@ -42,8 +48,6 @@ def _rows(data_dir: str | None) -> list[dict]:
 
 
 def _datasets(args: argparse.Namespace) -> int:
-    from ..data import cache_dir
-
     rows = _rows(args.data_dir)
     if args.json:
         print(json.dumps(rows, indent=2))

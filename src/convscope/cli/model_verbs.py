@@ -4,9 +4,18 @@ from __future__ import annotations
 
 import argparse
 
+from ..capturing import layers, summary
+from ._common import model_from_spec
+
 
 def register(sub: argparse._SubParsersAction) -> None:
-    """Add the model verbs to the CLI."""
+    """Add the model verbs to the CLI.
+
+    Example:
+        >>> p = argparse.ArgumentParser(); register(p.add_subparsers())
+        >>> p.parse_args(["layers", "runs/demo"]).model
+        'runs/demo'
+    """
     p = sub.add_parser("models", help="list the seed model zoo")
     p.set_defaults(func=_models)
     p = sub.add_parser("summary", help="Keras-style summary of a model or run")
@@ -18,7 +27,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _models(args: argparse.Namespace) -> int:
-    from ..models import build, list_models
+    from ..models import build, list_models  # torch: imported when the verb runs
 
     print(f"{'name':<15}{'seed':<6}{'input':<14}{'classes':<9}{'params':>11}  description")
     for name, entry in list_models().items():
@@ -32,13 +41,8 @@ def _models(args: argparse.Namespace) -> int:
 
 
 def _summary(args: argparse.Namespace) -> int:
-    from ..adapters import format_summary
-    from ..capturing import layers
-    from ..models import resolve_model
-
-    model, meta = resolve_model(args.model)
-    title = getattr(model, "arch", None) or getattr(model, "name", None)
-    print(format_summary(layers(model), title=title))
+    model, meta = model_from_spec(args.model)
+    print(summary(model))
     if meta is not None and meta.class_names:
         print(f"Classes ({len(meta.class_names)}): {', '.join(meta.class_names)}")
     if meta is not None and meta.dataset:
@@ -47,10 +51,7 @@ def _summary(args: argparse.Namespace) -> int:
 
 
 def _layers(args: argparse.Namespace) -> int:
-    from ..capturing import layers
-    from ..models import resolve_model
-
-    model, _ = resolve_model(args.model)
+    model, _ = model_from_spec(args.model)
     infos = layers(model)
     width = max(len(i.name) for i in infos) + 2
     print(f"{'#':>3}  {'name':<{width}}{'kind':<12}{'output shape':<18}{'params':>10}")

@@ -9,6 +9,12 @@ from pathlib import Path
 
 import numpy as np
 
+from .._io import safe_filename, write_json, write_text
+from ..adapters import resolve_layers
+from ..adapters.base import default_tracked_layer
+from ..capturing import capture
+from ..capturing import layers as list_layers
+from ..errors import ConvscopeError
 from ._common import add_model_data_args, load_model_and_data, parse_layers
 
 
@@ -49,22 +55,17 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def _similarity(args: argparse.Namespace) -> int:
-    from .._io import safe_filename, write_json, write_text
-    from ..adapters import resolve_layers
-    from ..capturing import capture
-    from ..capturing import layers as list_layers
-    from ..errors import ConvscopeError
-    from ..metrics import similarity as sim
-    from ..train.tracker import default_tracked_layer
+    from ..metrics import similarity as sim  # torch: imported when the verb runs
 
     model, _meta, data = load_model_and_data(args)
     if args.images < 1:
         raise ConvscopeError(f"--images must be at least 1, got {args.images}")
     selection = parse_layers(args.layer)
+    infos = list_layers(model)
     names = (
-        resolve_layers(selection, list_layers(model))
+        resolve_layers(selection, infos)
         if selection is not None
-        else [default_tracked_layer(model)]
+        else [default_tracked_layer(infos)]
     )
     if len(names) != 1:
         raise ConvscopeError(

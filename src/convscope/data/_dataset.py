@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import ConvscopeError, ShapeError, UnknownNameError
+from ..validation import check_int, check_real
 
 SPLITS = ("train", "val", "test")
 
@@ -140,18 +141,26 @@ def normalize_input_shape(input_shape: Sequence[int] | None) -> tuple[int, int, 
     if input_shape is None:
         return None
     try:
-        shape = tuple(int(v) for v in input_shape)
-    except (TypeError, ValueError):
-        raise ShapeError(f"input_shape must be (C, H, W), got {input_shape!r}") from None
-    if len(shape) != 3 or min(shape) < 1:
+        shape = tuple(check_int(v, "input_shape", minimum=1) for v in input_shape)
+    except (TypeError, ConvscopeError):
+        shape = ()
+    if len(shape) != 3:
         raise ShapeError(f"input_shape must be three positive ints (C, H, W), got {input_shape!r}")
     return shape  # type: ignore[return-value]
 
 
 def check_fractions(val_fraction: float, test_fraction: float) -> None:
-    """Raise :class:`ConvscopeError` unless both fractions are in [0, 1) and sum below 1."""
+    """Raise :class:`ConvscopeError` unless both fractions are in [0, 1) and sum below 1.
+
+    Example:
+        >>> check_fractions(0.1, 0.2)
+        >>> check_fractions(0.1, 1.0)
+        Traceback (most recent call last):
+        ...
+        convscope.errors.ConvscopeError: test_fraction must be a number in [0, 1), got 1.0
+    """
     for label, value in (("val_fraction", val_fraction), ("test_fraction", test_fraction)):
-        if not isinstance(value, (int, float)) or not 0.0 <= float(value) < 1.0:
+        if not 0.0 <= check_real(value, label) < 1.0:  # check_real refuses bools and NaN
             raise ConvscopeError(f"{label} must be a number in [0, 1), got {value!r}")
     if val_fraction + test_fraction >= 1.0:
         raise ConvscopeError(

@@ -7,6 +7,7 @@ import warnings
 from pathlib import Path
 
 import numpy as np
+from PIL import Image, UnidentifiedImageError
 
 from ..errors import ConvscopeError, ShapeError
 from ._dataset import Dataset, DataWarning, from_pool
@@ -56,8 +57,6 @@ def load_folder(
         >>> ds.class_names  # doctest: +SKIP
         ['cats', 'dogs', 'horses']
     """
-    from PIL import Image, UnidentifiedImageError
-
     root = Path(path).expanduser()
     if input_shape is not None and input_shape[0] not in (1, 3):
         raise ShapeError(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._batching import batch_slices
-from ..errors import ConvscopeError
+from ..validation import check_int
 from ._dataset import Dataset, from_pool
 
 SHAPE_CLASSES = ["circle", "square", "triangle"]
@@ -79,10 +79,8 @@ def make_shapes3(
         >>> ds.class_names, ds.input_shape, ds.synthetic
         (['circle', 'square', 'triangle'], (3, 32, 32), True)
     """
-    if not isinstance(n_per_class, int) or n_per_class < 3:
-        raise ConvscopeError(f"n_per_class must be an int >= 3, got {n_per_class!r}")
-    if not isinstance(image_size, int) or image_size < 16:
-        raise ConvscopeError(f"image_size must be an int >= 16, got {image_size!r}")
+    n_per_class = check_int(n_per_class, "n_per_class", minimum=3)
+    image_size = check_int(image_size, "image_size", minimum=16)
     rng = np.random.default_rng([seed, 3])
     n = 3 * n_per_class
     labels = np.repeat(np.arange(3, dtype=np.int64), n_per_class)

@@ -1,4 +1,4 @@
-"""The seed model zoo: build, summarise, save and load.
+"""The seed model zoo, and one loader for every kind of model: build, load, save.
 
 Example:
     >>> import convscope as cs
@@ -7,24 +7,15 @@ Example:
     (1, 28, 28)
 """
 
-from .io import MODEL_FILE, ModelMeta, load_model, read_meta, resolve_model, save_model
-from .zoo import ZOO, Conv2D, Dense, GlobalAveragePooling2D, ZooModel, build, list_models
+from __future__ import annotations
 
+import importlib
+import warnings
+from typing import Any
 
-def summary(model, input_shape=None) -> str:
-    """Return a Keras-style summary table (layer, output shape, params) as text.
-
-    Example:
-        >>> print(summary(build("mnist_convnet")))  # doctest: +ELLIPSIS
-        Model: "mnist_convnet"...
-    """
-    from ..adapters import format_summary
-    from ..capturing import layers
-
-    return format_summary(
-        layers(model, input_shape=input_shape), title=getattr(model, "arch", None)
-    )
-
+from .io import MODEL_FILE, ModelMeta, read_meta, save_model
+from .loading import load
+from .zoo import ZOO, Conv2D, Dense, GlobalAveragePooling2D, ZooEntry, ZooModel, build, list_models
 
 __all__ = [
     "MODEL_FILE",
@@ -33,12 +24,30 @@ __all__ = [
     "Dense",
     "GlobalAveragePooling2D",
     "ModelMeta",
+    "ZooEntry",
     "ZooModel",
     "build",
     "list_models",
-    "load_model",
+    "load",
     "read_meta",
-    "resolve_model",
     "save_model",
-    "summary",
 ]
+
+# Deprecated names: old name -> (module, attribute, what to use instead). Resolved on
+# access (with a DeprecationWarning), so ``summary`` does not make this room import
+# ``convscope.capturing``, which ranks above it.
+_DEPRECATED = {
+    "load_model": ("convscope.models.io", "load_safetensors", "convscope.models.load(path)"),
+    "resolve_model": ("convscope.models.loading", "resolve_model", "convscope.models.load(spec)"),
+    "summary": ("convscope.capturing", "summary", "convscope.capturing.summary(model)"),
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _DEPRECATED:
+        raise AttributeError(f"module 'convscope.models' has no attribute {name!r}")
+    module, attribute, instead = _DEPRECATED[name]
+    warnings.warn(
+        f"convscope.models.{name} is deprecated; use {instead}", DeprecationWarning, stacklevel=2
+    )
+    return getattr(importlib.import_module(module), attribute)

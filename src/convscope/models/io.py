@@ -2,27 +2,30 @@
 
 A convscope model file is one ``.safetensors`` file: the weights, and in its metadata
 header a JSON record of the architecture, input shape, class names and data set. Loading
-never unpickles anything.
+never unpickles anything. Load any kind of model with :func:`convscope.models.load`.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 import torch
+from safetensors import safe_open
+from safetensors.torch import load_file, save
 
 from .._io import atomic_write
 from ..errors import FormatError
+from ..runfolder import RunFolder
 from .zoo import ZOO, ZooModel, build
 
 FORMAT = "convscope-model"
 FORMAT_VERSION = 1
-MODEL_FILE = "model.safetensors"
+MODEL_FILE = RunFolder.MODEL
+"""The file name of a run's weights (kept for callers; :class:`RunFolder` owns it)."""
 
 
 @dataclass
@@ -37,6 +40,12 @@ class ModelMeta:
     extra: dict[str, Any] = field(default_factory=dict)
 
     def to_json(self) -> str:
+        """The record stored in a model file's header.
+
+        Example:
+            >>> json.loads(ModelMeta("mnist_convnet", (1, 28, 28), 10).to_json())["format"]
+            'convscope-model'
+        """
         record = asdict(self)
         record["input_shape"] = list(self.input_shape)
         record["format"] = FORMAT
@@ -56,14 +65,12 @@ def save_model(
 
     Example:
         >>> import tempfile, pathlib
-        >>> from convscope.models import build
+        >>> from convscope.models import build, load
         >>> p = pathlib.Path(tempfile.mkdtemp()) / "m.safetensors"
         >>> _ = save_model(build("mnist_convnet"), p, class_names=[str(i) for i in range(10)])
-        >>> load_model(p)[1].arch
+        >>> load(p)[1].arch
         'mnist_convnet'
     """
-    from safetensors.torch import save
-
     if not isinstance(model, ZooModel):
         raise FormatError(
             f"save_model saves zoo models (convscope.models.build); got {type(model).__name__}. "
@@ -77,16 +84,25 @@ def save_model(
         dataset=dataset,
         extra=dict(extra or {}),
     )
+    # tensors, not arrays: safetensors wants contiguous CPU torch tensors
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     data = save(state, metadata={"convscope": meta.to_json()})
     return atomic_write(path, lambda f: f.write(data))
 
 
 def read_meta(path: str | os.PathLike) -> ModelMeta:
-    """Read a model file's description without loading its weights."""
-    from safetensors import safe_open
+    """Read a model file's (or a run folder's) description without loading its weights.
 
-    path = _model_path(path)
+    Raises:
+        FormatError: the file is missing, unreadable or not a convscope model.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> p = save_model(build("fashion_gap"), pathlib.Path(tempfile.mkdtemp()) / "m.safetensors")
+        >>> read_meta(p).input_shape
+        (1, 28, 28)
+    """
+    path = model_file(path)
     try:
         with safe_open(str(path), framework="pt") as handle:
             header = handle.metadata() or {}
@@ -116,20 +132,23 @@ def read_meta(path: str | os.PathLike) -> ModelMeta:
         raise FormatError(f"{path} has corrupt convscope metadata: {exc}") from None
 
 
-def load_model(
+def load_safetensors(
     path: str | os.PathLike, device: str | torch.device = "cpu"
 ) -> tuple[ZooModel, ModelMeta]:
     """Load a model saved by :func:`save_model` (or a run folder holding one), in eval mode.
+
+    The safetensors branch of :func:`convscope.models.load`, which is what to call.
 
     Raises:
         FormatError: the file is missing, truncated, or not a convscope model.
 
     Example:
-        >>> model, meta = load_model("runs/demo")  # doctest: +SKIP
+        >>> import tempfile, pathlib
+        >>> p = save_model(build("mnist_bn"), pathlib.Path(tempfile.mkdtemp()) / "m.safetensors")
+        >>> load_safetensors(p)[0].training
+        False
     """
-    from safetensors.torch import load_file
-
-    path = _model_path(path)
+    path = model_file(path)
     meta = read_meta(path)
     if meta.arch not in ZOO:
         raise FormatError(f"{path} names architecture {meta.arch!r}, which this convscope lacks")
@@ -148,70 +167,27 @@ def load_model(
     return model, meta
 
 
-def _onnx_meta(props: dict[str, str]) -> ModelMeta | None:
-    """The description ``convscope export`` stores in an ONNX file's metadata, if any."""
-    if "convscope.arch" not in props:
-        return None
-    try:
-        return ModelMeta(
-            arch=props["convscope.arch"],
-            input_shape=tuple(json.loads(props.get("convscope.input_shape", "[]"))),
-            num_classes=int(props.get("convscope.num_classes", 0)),
-            class_names=list(json.loads(props.get("convscope.class_names", "[]"))),
-            dataset=props.get("convscope.dataset"),
-        )
-    except (ValueError, TypeError):
-        return None
+def model_file(path: str | os.PathLike) -> Path:
+    """The weights file of ``path``: the file itself, or a run folder's model file.
 
+    Raises:
+        FormatError: the file does not exist, or the folder holds no model file.
 
-def _model_path(path: str | os.PathLike) -> Path:
+    Example:
+        >>> model_file("/nonexistent/m.safetensors")
+        Traceback (most recent call last):
+        ...
+        convscope.errors.FormatError: model file /nonexistent/m.safetensors does not exist
+    """
     path = Path(path)
     if path.is_dir():
-        candidate = path / MODEL_FILE
+        candidate = RunFolder(path).model
         if not candidate.exists():
             raise FormatError(
-                f"{path} is a folder without {MODEL_FILE}; pass a run folder made by "
+                f"{path} is a folder without {candidate.name}; pass a run folder made by "
                 "`convscope train` or a model file"
             )
         return candidate
     if not path.exists():
         raise FormatError(f"model file {path} does not exist")
     return path
-
-
-def resolve_model(
-    spec: str | os.PathLike, device: str = "cpu", trust: bool = False
-) -> tuple[Any, ModelMeta | None]:
-    """Turn a CLI ``MODEL_OR_RUN`` argument into a model.
-
-    ``spec`` is a run folder, a convscope ``.safetensors`` file, a ``.keras``/``.h5`` or
-    ``.onnx`` file (when those backends are installed), or a zoo name (fresh, untrained
-    weights; a warning says so). ``trust=True`` lets Keras files run custom code (Lambda
-    layers); only use it for files you trust.
-
-    Example:
-        >>> model, meta = resolve_model("runs/demo")  # doctest: +SKIP
-    """
-    text = str(spec)
-    path = Path(text)
-    if not path.exists() and text in ZOO:
-        warnings.warn(f"{text} is a zoo name: its weights are random, not trained", stacklevel=2)
-        entry = ZOO[text]
-        meta = ModelMeta(arch=text, input_shape=entry.input_shape, num_classes=entry.num_classes)
-        return build(text).to(device).eval(), meta
-    suffix = path.suffix.lower()
-    if suffix in (".keras", ".h5", ".hdf5"):
-        from ..adapters.keras import load_keras_model
-
-        return load_keras_model(path, trust=trust), None
-    if suffix == ".onnx":
-        from ..adapters.onnx import load_onnx_model
-
-        onnx_model = load_onnx_model(path)
-        return onnx_model, _onnx_meta(onnx_model.metadata)
-    if not path.exists():
-        raise FormatError(
-            f"{text!r} is neither a file, a run folder nor a zoo model; zoo models: "
-            f"{', '.join(sorted(ZOO))}"
-        )
-    return load_model(path, device=device)

@@ -10,11 +10,13 @@ from __future__ import annotations
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import torch
 from torch import nn
 
-from ..errors import ShapeError, UnknownNameError
+from ..errors import ConvscopeError, ShapeError, UnknownNameError
+from ..validation import check_int
 
 
 class Conv2D(nn.Conv2d):
@@ -225,6 +227,19 @@ def list_models() -> dict[str, ZooEntry]:
     return dict(ZOO)
 
 
+def _image_shape(shape: Any) -> tuple[int, int, int]:
+    """``(C, H, W)`` as three positive ints, or a ShapeError naming what was given."""
+    try:
+        dims = tuple(check_int(v, "input_shape", minimum=1) for v in shape)
+    except (TypeError, ConvscopeError):
+        dims = ()
+    if len(dims) != 3:
+        raise ShapeError(
+            f"input_shape must be (C, H, W), three positive whole numbers; got {shape}"
+        )
+    return dims  # type: ignore[return-value]
+
+
 def build(
     name: str,
     num_classes: int | None = None,
@@ -249,12 +264,13 @@ def build(
     if name not in ZOO:
         raise UnknownNameError("model", [name], sorted(ZOO))
     entry = ZOO[name]
-    k = entry.num_classes if num_classes is None else int(num_classes)
+    try:
+        k = check_int(entry.num_classes if num_classes is None else num_classes, "num_classes")
+    except ConvscopeError:
+        raise ShapeError(f"num_classes must be a whole number >= 1, got {num_classes!r}") from None
     if k < 1:
         raise ShapeError(f"num_classes must be >= 1, got {num_classes}")
-    shape = tuple(int(v) for v in (input_shape or entry.input_shape))
-    if len(shape) != 3:
-        raise ShapeError(f"input_shape must be (C, H, W), got {input_shape}")
+    shape = _image_shape(input_shape or entry.input_shape)
     layers = entry.builder(*shape, k)
     model = ZooModel(name, shape, k, layers)
     model.eval()  # probe in eval mode: batch norm cannot train on one image

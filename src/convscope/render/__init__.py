@@ -17,7 +17,9 @@ from ._fig import save, to_uint8
 from ._tiles import normalize, resize_bilinear, tile
 from .classes import class_ranking, cluster_order, confusion, predictions_grid, similarity_matrix
 from .curves import history, similarity_vs_loss
-from .maps import belt, kernels, mosaic, overlay, overlay_image, pair, samples_grid
+from .maps import belt, mosaic, samples_grid
+from .overlays import overlay, overlay_image, pair
+from .weights import kernels
 
 __all__ = [
     "belt",

@@ -9,7 +9,8 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..errors import ConvscopeError, UnknownNameError
+from .._io import save_figure
+from ..errors import UnknownNameError
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -91,8 +92,6 @@ def save(fig: Figure, path: str | os.PathLike, **kwargs: Any) -> Path:
         >>> p.suffix
         '.png'
     """
-    from .._io import save_figure
-
     return save_figure(fig, path, **kwargs)
 
 
@@ -171,29 +170,6 @@ def frames(
     ax.add_collection(
         PatchCollection(patches, facecolor="none", edgecolor=color, linewidth=linewidth, zorder=5)
     )
-
-
-def check_int_labels(values: Any, name: str, n: int | None = None) -> np.ndarray:
-    """Coerce class indices to a 1-D int array (length ``n`` if given)."""
-    from ._tiles import as_array
-
-    arr = as_array(values, name)
-    if arr.ndim == 2 and arr.shape[1] > 1:  # one-hot / scores, as in the Keras seeds
-        arr = arr.argmax(axis=1)
-    arr = arr.reshape(-1) if arr.ndim == 2 else arr
-    if arr.ndim != 1:
-        raise ConvscopeError(f"{name}: expected a 1-D array of class indices, got {arr.shape}")
-    if arr.size and not np.issubdtype(arr.dtype, np.integer):
-        if not np.issubdtype(arr.dtype, np.floating) or not np.all(arr == np.round(arr)):
-            raise ConvscopeError(f"{name}: expected integer class indices, got dtype {arr.dtype}")
-    arr = arr.astype(np.int64)
-    if n is not None and len(arr) != n:
-        from ..errors import ShapeError
-
-        raise ShapeError(f"{name}: expected {n} entries (one per image), got {len(arr)}")
-    if arr.size and arr.min() < 0:
-        raise ConvscopeError(f"{name}: class indices must be >= 0, got {int(arr.min())}")
-    return arr
 
 
 def class_name(i: int, class_names: Sequence[str] | None) -> str:

@@ -12,8 +12,11 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+import torch
+import torch.nn.functional as F
 
 from ..errors import ConvscopeError, ShapeError, UnknownNameError
+from ..validation import as_numpy, check_int
 
 NORM_MODES = ("map", "layer", "standardize", "none")
 
@@ -25,13 +28,8 @@ def as_array(x: Any, name: str = "array") -> np.ndarray:
         >>> as_array([[1, 2], [3, 4]]).shape
         (2, 2)
     """
-    if hasattr(x, "detach") and hasattr(x, "cpu"):
-        x = x.detach().cpu()
-        if hasattr(x, "float") and str(getattr(x, "dtype", "")) in ("torch.bfloat16",):
-            x = x.float()
-        x = x.numpy()
     try:
-        arr = np.asarray(x)
+        arr = as_numpy(x)
     except Exception as exc:  # pragma: no cover - exotic inputs
         raise ConvscopeError(f"{name}: cannot convert {type(x).__name__} to an array") from exc
     if arr.dtype == object:
@@ -71,6 +69,7 @@ def finite(arr: np.ndarray, name: str = "array") -> np.ndarray:
 def _pick(batch: np.ndarray, image_index: int, name: str) -> np.ndarray:
     """One image of a batch, or a ShapeError naming the index and the batch's shape."""
     n = batch.shape[0]
+    image_index = check_int(image_index, "image_index")
     if not -n <= image_index < n:
         raise ShapeError(
             f"{name}: image_index {image_index} out of range for a batch of {n} images "
@@ -177,12 +176,10 @@ def to_unit(maps: Any, mode: str | None = "map") -> np.ndarray:
 
 
 def _gap_pair(gap: int | Sequence[int]) -> tuple[int, int]:
-    if isinstance(gap, (int, np.integer)):
-        gy = gx = int(gap)
-    else:
-        gy, gx = (int(g) for g in gap)
-    if gy < 0 or gx < 0:
-        raise ConvscopeError(f"gap must be >= 0, got {gap!r}")
+    pair = (gap, gap) if isinstance(gap, (int, np.integer)) else tuple(gap)
+    if len(pair) != 2:
+        raise ConvscopeError(f"gap must be one number or (rows, columns), got {gap!r}")
+    gy, gx = (check_int(g, "gap", minimum=0) for g in pair)
     return gy, gx
 
 
@@ -201,9 +198,7 @@ def grid_shape(count: int, cols: int | None) -> tuple[int, int]:
         raise ShapeError("nothing to tile: 0 maps")
     if cols is None:
         cols = max(1, math.ceil(math.sqrt(count)))
-    if not isinstance(cols, (int, np.integer)) or cols < 1:
-        raise ConvscopeError(f"cols must be a positive integer, got {cols!r}")
-    cols = min(int(cols), count)
+    cols = min(check_int(cols, "cols", minimum=1), count)
     return math.ceil(count / cols), cols
 
 
@@ -278,10 +273,7 @@ def resize_bilinear(maps: Any, size: tuple[int, int]) -> np.ndarray:
         >>> resize_bilinear(np.zeros((3, 5, 5)), (28, 30)).shape
         (3, 28, 30)
     """
-    import torch
-    import torch.nn.functional as F
-
-    arr = np.asarray(maps, dtype=np.float32)
+    arr = as_numpy(maps, dtype=np.float32)
     if arr.ndim < 2:
         raise ShapeError(f"maps: expected (..., H, W), got {arr.shape}")
     lead, (h, w) = arr.shape[:-2], arr.shape[-2:]

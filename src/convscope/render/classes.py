@@ -7,7 +7,9 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from .._cluster import cluster_order as order_of_distances
 from ..errors import ConvscopeError, ShapeError
+from ..validation import as_labels, check_int
 from . import _fig
 from ._tiles import as_array, finite, grid, images_nhwc, shorten
 
@@ -122,8 +124,9 @@ def predictions_grid(
 
     Args:
         images: ``(N, C, H, W)``, ``(N, H, W, C)`` or ``(N, H, W)``.
-        predictions: ``(N,)`` predicted classes (or scores, arg-maxed).
-        labels: ``(N,)`` true classes (or one-hot).
+        predictions: ``(N,)`` predicted classes (or one-hot rows); for scores pass
+            ``scores.argmax(1)``.
+        labels: ``(N,)`` true classes (or one-hot rows).
         per_class: examples per row.
 
     Example:
@@ -134,11 +137,9 @@ def predictions_grid(
     """
     imgs = images_nhwc(images, "images")
     n, h, w = imgs.shape[:3]
-    p = _fig.check_int_labels(predictions, "predictions", n)
-    y = _fig.check_int_labels(labels, "labels", n)
-    if int(per_class) < 1:
-        raise ConvscopeError(f"per_class must be >= 1, got {per_class}")
-    per_class = int(per_class)
+    p = as_labels(predictions, n=n, name="predictions")
+    y = as_labels(labels, n=n, name="labels")
+    per_class = check_int(per_class, "per_class", minimum=1)
     k = num_classes or (
         len(class_names) if class_names is not None else int(max(p.max(), y.max())) + 1
     )
@@ -299,8 +300,6 @@ def cluster_order(S: Any, method: str = "average") -> np.ndarray:
         >>> abs(o.index(0) - o.index(3))
         1
     """
-    from ..metrics.firing import cluster_order as order_of_distances
-
     s = _square(S, "S")
     s = (s + s.T) / 2
     return np.asarray(order_of_distances(s.max() - s, method=method), dtype=np.int64)
