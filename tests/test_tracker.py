@@ -132,3 +132,14 @@ def test_tracker_bad_input():
         ).on_train_begin(model, None)
     with pytest.raises(ConvscopeError, match="on_train_begin"):
         cs.train.SimilarityTracker().on_epoch_end(0, {}, model)
+
+
+def test_dead_channels_count_as_in_seed_000_unless_asked():
+    maps = np.random.default_rng(1).random((2, 6, 5, 5)).astype(np.float32)
+    maps[:, 0] = 0.0  # a dead channel: seed 000 averages its pairs too
+    seed_like = cs.train.similarity_logs({"c": maps})["similarity"]
+    oracle = np.mean([seed_on_epoch_end(maps[i : i + 1].transpose(0, 2, 3, 1)) for i in range(2)])
+    assert seed_like == pytest.approx(oracle, abs=1e-6)
+    live_only = cs.train.similarity_logs({"c": maps}, include_dead=False)["similarity"]
+    expected = cs.similarity.mean_similarity(maps[:, 1:], metric="multiply")
+    assert live_only == pytest.approx(expected, abs=1e-9) and live_only != seed_like

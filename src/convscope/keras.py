@@ -19,6 +19,7 @@ import numpy as np
 
 os.environ.setdefault("KERAS_BACKEND", "torch")
 
+from .adapters.base import default_tracked_layer, resolve_layers  # noqa: E402
 from .adapters.keras import KerasAdapter, conv_kernels, keras  # noqa: E402
 from .errors import ConvscopeError  # noqa: E402
 
@@ -78,14 +79,10 @@ class SimilarityCallback(keras.callbacks.Callback):
     def _prepare(self) -> KerasAdapter:
         model = self.model
         if self._adapter is None or self._model is not model:
-            from .adapters.base import resolve_layers
-
             adapter = KerasAdapter(model)
-            infos = adapter.infos(shapes=False)
+            infos = adapter.infos(shapes=self.layers is None)  # shapes only for the default
             if self.layers is None:
-                from .train.tracker import default_tracked_layer
-
-                self.names = [default_tracked_layer(model)]
+                self.names = [default_tracked_layer(infos)]
             else:
                 order = {info.name: i for i, info in enumerate(infos)}
                 self.names = sorted(resolve_layers(self.layers, infos), key=order.__getitem__)

@@ -29,7 +29,7 @@ import os
 from pathlib import Path
 from typing import Any
 
-from ._io import write_json
+from ._io import safe_filename, write_json
 from .errors import FormatError
 
 __all__ = ["RunFolder"]
@@ -109,8 +109,6 @@ class RunFolder:
             >>> RunFolder("r").request_dir("test", "mnist5k", 1).as_posix()
             'r/evaluations/test-mnist5k-seed1'
         """
-        from ._io import safe_filename
-
         return self.path / self.EVALUATIONS / safe_filename(f"{split}-{dataset}-seed{seed}")
 
     def files(self) -> dict[str, Any]:
@@ -163,6 +161,17 @@ class RunFolder:
             return int((record.get("options") or {}).get("seed", record.get("seed", 0)) or 0)
         except (TypeError, ValueError):
             raise FormatError(f"{self.record_path} has a seed that is not an integer") from None
+
+    def status(self) -> str | None:
+        """How the run stands: ``"running"``, ``"complete"``, ``"stopped early"``,
+        ``"interrupted"`` or ``"failed"``; None without a record.
+
+        Example:
+            >>> RunFolder("/nonexistent").status() is None
+            True
+        """
+        value = self.record().get("status")
+        return str(value) if value is not None else None
 
     def dataset(self) -> str | None:
         """The data set the run was trained on, from its record."""

@@ -10,7 +10,10 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from .. import data as data_mod
+from .._io import safe_filename
 from ..errors import ConvscopeError, ShapeError
+from ..runfolder import RunFolder
 from ._common import add_model_data_args, load_model_and_data
 
 _DEFAULTS: dict[str, Any] = {
@@ -34,8 +37,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "train",
         help="train a zoo model on a data set into a run folder",
         description="Train a zoo model with Adam and cross-entropy, keep the best epoch "
-        "(lowest val_loss) as RUN/model.safetensors, then evaluate it on the test split. "
-        "With --resume, options not given are read from RUN/run.json.",
+        f"(lowest val_loss) as RUN/{RunFolder.MODEL}, then evaluate it on the test split. "
+        f"With --resume, options not given are read from RUN/{RunFolder.RECORD}.",
     )
     p.add_argument("--model", help=f"zoo architecture (default {_DEFAULTS['model']})")
     p.add_argument("--data", help=f"data set name or folder:PATH (default {_DEFAULTS['data']})")
@@ -47,7 +50,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--patience", type=int, help="stop after N epochs without a better val_loss (default off)"
     )
     p.add_argument("--out", help="run folder (default runs/MODEL-DATA)")
-    p.add_argument("--resume", action="store_true", help="continue from RUN/last.ckpt")
+    p.add_argument(
+        "--resume", action="store_true", help=f"continue from RUN/{RunFolder.CHECKPOINT}"
+    )
     p.add_argument("--data-dir", help="data cache folder (default $CONVSCOPE_DATA)")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda (default cpu)")
     p.set_defaults(func=_train)
@@ -55,16 +60,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "evaluate",
         help="evaluate a trained run or model file on its test (or val) split",
-        description="Load the model (RUN/model.safetensors, or a .safetensors, .keras, .h5 or "
-        ".onnx file with --data) and its data set (same seed, so the same split), print loss, "
-        "accuracy, per-class accuracy and the confusion matrix, and write evaluation.json and "
-        "predictions.npz.",
+        description=f"Load the model (RUN/{RunFolder.MODEL}, or a .safetensors, .keras, .h5 "
+        "or .onnx file with --data) and its data set (same seed, so the same split), print "
+        "loss, accuracy, per-class accuracy and the confusion matrix, and write "
+        f"{RunFolder.EVALUATION} and {RunFolder.PREDICTIONS}.",
     )
     add_model_data_args(p, split=False)
     p.add_argument("--split", choices=["test", "val"], default="test")
     p.add_argument("--batch-size", type=int, default=512)
     p.add_argument(
-        "--out", help="folder for evaluation.json/predictions.npz (default RUN, or RUN/val)"
+        "--out",
+        help=f"folder for {RunFolder.EVALUATION}/{RunFolder.PREDICTIONS} (default RUN, or RUN/val)",
     )
     p.add_argument("--normalized", action="store_true", help="print row-normalised matrix")
     p.set_defaults(func=_evaluate)
@@ -101,11 +107,9 @@ class _PrintEpochs:
 
 def _options(args: argparse.Namespace) -> dict[str, Any]:
     """Explicit options, else (with --resume) the run's recorded ones, else the defaults."""
-    from ..train import read_run
-
     recorded: dict[str, Any] = {}
     if args.resume and args.out:
-        run = read_run(Path(args.out))
+        run = RunFolder(args.out).record()
         recorded = dict(run.get("options") or {})
         if run.get("model", {}).get("arch"):
             recorded["model"] = run["model"]["arch"]
@@ -119,21 +123,13 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _load_data(name: str, seed: int, data_dir: str | None, input_shape: Any) -> Any:
-    from .. import data as data_mod
-
     return data_mod.load(name, seed=seed, data_dir=data_dir, input_shape=input_shape)
 
 
-def _train(args: argparse.Namespace) -> int:
-    from .. import data as data_mod
-    from .._io import safe_filename
-    from ..models import ZOO, build
-    from ..train import evaluate, fit, read_run
+def _input_shape(model_name: str, data_name: str) -> tuple[int, ...]:
+    """The zoo model's input shape, checked against the data set's image shape if known."""
+    from ..models import ZOO, build  # torch: imported when the verb runs
 
-    opts = _options(args)
-    if args.resume and not args.out:
-        raise ConvscopeError("--resume needs --out RUN: the run folder to continue")
-    model_name, data_name = opts["model"], opts["data"]
     if model_name not in ZOO:
         build(model_name)  # raises UnknownNameError listing the zoo
     seed_shape = tuple(ZOO[model_name].input_shape)
@@ -146,13 +142,26 @@ def _train(args: argparse.Namespace) -> int:
             "with the same image shape (`convscope models` lists the models), or use "
             "folder:PATH, which resizes."
         )
+    return seed_shape
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ..models import build  # torch: imported when the verb runs
+    from ..train import evaluate, fit
+
+    opts = _options(args)
+    if args.resume and not args.out:
+        raise ConvscopeError("--resume needs --out RUN: the run folder to continue")
+    model_name, data_name = opts["model"], opts["data"]
+    seed_shape = _input_shape(model_name, data_name)
     out = Path(args.out) if args.out else Path("runs") / safe_filename(f"{model_name}-{data_name}")
-    if args.resume and not (out / "last.ckpt").exists():
+    run = RunFolder(out)
+    if args.resume and not run.checkpoint.exists():
         raise ConvscopeError(
-            f"cannot resume: {out / 'last.ckpt'} does not exist; train without --resume"
+            f"cannot resume: {run.checkpoint} does not exist; train without --resume"
         )
     data = _load_data(data_name, opts["seed"], args.data_dir, seed_shape)
-    import torch
+    import torch  # imported when the verb runs
 
     torch.manual_seed(opts["seed"])  # the initial weights depend on the seed too
     model = build(model_name, num_classes=len(data.class_names), input_shape=seed_shape)
@@ -183,15 +192,15 @@ def _train(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         raise
-    run = read_run(out)
-    if run.get("status") == "stopped early":
+    record = run.record()
+    if record.get("status") == "stopped early":
         _say(f"Stopped early after epoch {len(history)} (patience {opts['patience']}).")
     ev = evaluate(model, data.x_test, data.y_test, data.class_names)
     ev.split, ev.dataset = "test", data.name
-    ev.extra = {"best_epoch": run.get("best_epoch")}
-    ev.save(out)
+    ev.extra = {"best_epoch": record.get("best_epoch")}
+    ev.save(run.evaluation_dir)
     _say(
-        f"Best epoch {run.get('best_epoch')}: test accuracy {ev.accuracy:.4f}, test loss "
+        f"Best epoch {record.get('best_epoch')}: test accuracy {ev.accuracy:.4f}, test loss "
         f"{ev.loss:.4f}"
     )
     _say(f"Run saved to {out}")
@@ -199,7 +208,7 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _evaluate(args: argparse.Namespace) -> int:
-    from ..train import evaluate
+    from ..train import evaluate  # torch: imported when the verb runs
 
     model, meta, data = load_model_and_data(args)
     x, y = data.split(args.split)
@@ -216,5 +225,5 @@ def _evaluate(args: argparse.Namespace) -> int:
     path = ev.save(dest)
     _say(ev.to_text(normalized=args.normalized))
     _say()
-    _say(f"Wrote {path} and {path.parent / 'predictions.npz'}")
+    _say(f"Wrote {path} and {path.parent / RunFolder.PREDICTIONS}")
     return 0

@@ -1,5 +1,10 @@
 """Train and evaluate classifiers: ``fit`` (Adam, cross-entropy, run folder) and ``evaluate``.
 
+``fit`` is a short loop; what a run does besides training is a callback on one protocol
+(:mod:`convscope.train.callbacks`): :class:`History`, :class:`BestWeights`,
+:class:`EarlyStopping`, :class:`HistoryWriter`, :class:`Checkpoint`, :class:`RunRecord`
+and :class:`SimilarityTracker`.
+
 Example:
     >>> import convscope as cs  # doctest: +SKIP
     >>> data = cs.data.load("mnist5k", seed=0)  # doctest: +SKIP
@@ -8,23 +13,27 @@ Example:
     >>> ev = cs.train.evaluate(model, data.x_test, data.y_test, data.class_names)  # doctest: +SKIP
     >>> ev.save("runs/demo")  # doctest: +SKIP
 
-A run folder written by :func:`fit` holds ``run.json``, ``history.json``, ``history.csv``,
-``last.ckpt`` and ``model.safetensors`` (the best epoch's weights); ``Evaluation.save``
-adds ``evaluation.json`` and ``predictions.npz``.
+A run folder written by :func:`fit` holds the run record, the history (JSON and CSV),
+the last checkpoint and the best epoch's weights; ``Evaluation.save`` adds the
+evaluation and the predictions. :class:`convscope.runfolder.RunFolder` names every file
+(``CHECKPOINT_FILE``, ``HISTORY_JSON``, ``HISTORY_CSV`` and ``RUN_FILE`` here are its
+names, kept for compatibility).
 """
 
+from .callbacks import BestWeights, Callback, CallbackList, EarlyStopping, HistoryWriter
+from .checkpoint import Checkpoint, load_checkpoint
 from .evaluate import EVALUATION_FILE, PREDICTIONS_FILE, Evaluation, evaluate
-from .fit import (
+from .fit import fit
+from .history import History
+from .record import (
     CHECKPOINT_FILE,
     HISTORY_CSV,
     HISTORY_JSON,
     RUN_FILE,
-    Callback,
-    fit,
+    RunRecord,
     read_run,
     run_seed,
 )
-from .history import History
 from .tracker import SimilarityTracker, default_tracked_layer, similarity_logs
 
 __all__ = [
@@ -34,13 +43,20 @@ __all__ = [
     "HISTORY_JSON",
     "PREDICTIONS_FILE",
     "RUN_FILE",
-    "SimilarityTracker",
+    "BestWeights",
     "Callback",
+    "CallbackList",
+    "Checkpoint",
+    "EarlyStopping",
     "Evaluation",
     "History",
+    "HistoryWriter",
+    "RunRecord",
+    "SimilarityTracker",
     "default_tracked_layer",
     "evaluate",
     "fit",
+    "load_checkpoint",
     "read_run",
     "run_seed",
     "similarity_logs",

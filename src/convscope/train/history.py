@@ -1,4 +1,8 @@
-"""The per-epoch record of a training run, like ``keras.callbacks.History``."""
+"""The per-epoch record of a training run, like ``keras.callbacks.History``.
+
+Like Keras' ``History``, it is also the callback that records it: ``fit`` puts it after
+the user's callbacks, so the keys they add to an epoch's logs are recorded too.
+"""
 
 from __future__ import annotations
 
@@ -109,6 +113,17 @@ class History:
         for values in self.history.values():
             if len(values) == n:  # a key this epoch did not report
                 values.append(math.nan)
+
+    def on_epoch_end(self, epoch: int, logs: Mapping[str, Any], model: Any = None) -> None:
+        """Record an epoch as a training callback: ``epoch`` (1-based) then ``logs``.
+
+        Example:
+            >>> h = History()
+            >>> h.on_epoch_end(0, {"loss": 0.5})
+            >>> h.last()
+            {'epoch': 1, 'loss': 0.5}
+        """
+        self.append({"epoch": epoch + 1, **logs})
 
     def last(self) -> dict[str, Any]:
         """The numbers of the last epoch (an empty dict when there is none)."""

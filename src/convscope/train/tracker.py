@@ -3,8 +3,9 @@
 At each epoch end the tracker captures the tracked layers for a fixed probe set and logs
 ``similarity/<layer>`` (mean over probe images of the mean pair similarity),
 ``similarity/<layer>/std`` (its spread over the probe images) and ``similarity`` (the
-deepest tracked layer's mean: seed 000 logs the last conv layer's number). It always logs, whether or not the
-logs dict is empty (the seed logged only when it was not, and crashed on printing).
+deepest tracked layer's mean: seed 000 logs the last conv layer's number). It always
+logs, whether or not the logs dict is empty (the seed logged only when it was not, and
+crashed on printing).
 """
 
 from __future__ import annotations
@@ -14,16 +15,24 @@ from typing import Any
 
 import numpy as np
 
+from ..adapters import adapter_for, base, resolve_layers
+from ..capturing import capture, layers
 from ..errors import ConvscopeError
-from .fit import Callback
+from ..metrics.similarity import mean_similarity
+from ..validation import as_numpy, check_int
+from .callbacks import Callback
 
 
-def similarity_logs(maps: dict[str, np.ndarray], metric: str = "multiply") -> dict[str, float]:
+def similarity_logs(
+    maps: dict[str, np.ndarray], metric: str = "multiply", *, include_dead: bool = True
+) -> dict[str, float]:
     """Turn captured probe maps into the tracker's log entries.
 
     Shared by the torch tracker and the Keras callback so both log the same keys;
     ``similarity`` is the last layer of ``maps`` (callers pass them in model order, so it
-    is the deepest tracked layer, the one seed 000 logs).
+    is the deepest tracked layer, the one seed 000 logs). ``include_dead`` (default True,
+    as seed 000) also averages the pairs of dead and constant channels; see
+    :func:`convscope.metrics.similarity.mean_similarity`.
 
     Example:
         >>> import numpy as np
@@ -31,12 +40,12 @@ def similarity_logs(maps: dict[str, np.ndarray], metric: str = "multiply") -> di
         >>> sorted(logs)
         ['similarity', 'similarity/conv', 'similarity/conv/std']
     """
-    from ..metrics.similarity import mean_similarity
-
     logs: dict[str, float] = {}
     for name, layer_maps in maps.items():
         per_image = np.asarray(
-            mean_similarity(layer_maps, metric=metric, per_image=True, layer=name)
+            mean_similarity(
+                layer_maps, metric=metric, per_image=True, include_dead=include_dead, layer=name
+            )
         )
         logs[f"similarity/{name}"] = float(per_image.mean())
         logs[f"similarity/{name}/std"] = float(per_image.std())
@@ -45,19 +54,20 @@ def similarity_logs(maps: dict[str, np.ndarray], metric: str = "multiply") -> di
 
 
 def default_tracked_layer(model: Any) -> str:
-    """The last conv layer: seed 000 tracks its CNN sub-model's output, conv2d_1.
+    """The last spatial conv layer: seed 000 tracks its CNN sub-model's output, conv2d_1.
+
+    The policy is :func:`convscope.adapters.base.default_tracked_layer`, shared by every
+    room that picks a layer to track or show.
+
+    Raises:
+        ConvscopeError: the model has no conv layer (pass ``layers=[...]`` then).
 
     Example:
         >>> import convscope as cs
         >>> default_tracked_layer(cs.models.build("mnist_convnet"))
         'conv2d_1'
     """
-    from ..capturing import layers
-
-    convs = [i.name for i in layers(model) if i.kind == "conv"]
-    if not convs:
-        raise ConvscopeError("the model has no conv layer to track; pass layers=[...] explicitly")
-    return convs[-1]
+    return base.default_tracked_layer(layers(model))
 
 
 class SimilarityTracker(Callback):
@@ -69,6 +79,10 @@ class SimilarityTracker(Callback):
             ``probe=1`` reproduces seed 000, which used one test image), or an array of
             images to use as they are.
         metric: a :mod:`convscope.metrics.similarity` metric (default ``multiply``).
+        batch_size: probe images per forward pass.
+        include_dead: average every channel pair, dead and constant channels too, as
+            seed 000 does (so ``probe=1`` gives its number); ``False`` leaves them out,
+            like :func:`convscope.metrics.similarity.mean_similarity` by default.
 
     Example:
         >>> import numpy as np, convscope as cs
@@ -87,36 +101,49 @@ class SimilarityTracker(Callback):
         probe: int | np.ndarray = 32,
         metric: str = "multiply",
         batch_size: int = 256,
+        include_dead: bool = True,
     ) -> None:
         self.layers = layers
         self.probe = probe
         self.metric = metric
         self.batch_size = batch_size
+        self.include_dead = include_dead
         self.probe_images_: np.ndarray | None = None
         self.layer_names_: list[str] | None = None
 
     def on_train_begin(self, model: Any, data: Any) -> None:
-        from ..adapters import adapter_for, resolve_layers
-
-        if isinstance(self.probe, (int, np.integer)):
-            if self.probe < 1:
-                raise ConvscopeError(f"probe must be at least 1 image, got {self.probe}")
-            pool = getattr(data, "x_val", None)
-            if pool is None or len(pool) == 0:
-                pool = data.x_train
-            self.probe_images_ = np.asarray(pool[: int(self.probe)], dtype=np.float32)
-        else:
-            self.probe_images_ = np.asarray(self.probe, dtype=np.float32)
-        selection = self.layers if self.layers is not None else [default_tracked_layer(model)]
+        """Pick the probe images and resolve the tracked layers (fails before training)."""
+        check_int(self.batch_size, "batch_size", minimum=1)
+        self.probe_images_ = self._probe_images(data)
         adapter = adapter_for(model)
-        infos = adapter.infos(shapes=False)
+        try:
+            infos = adapter.infos(shapes=self.layers is None)  # shapes only for the default
+        finally:
+            adapter.close()
+        selection = self.layers if self.layers is not None else base.default_tracked_layer(infos)
         order = {info.name: k for k, info in enumerate(infos)}
         # model order, so the last one ("similarity") is the deepest, as in seed 000
         self.layer_names_ = sorted(resolve_layers(selection, infos), key=order.__getitem__)
 
-    def on_epoch_end(self, epoch: int, logs: dict[str, Any], model: Any) -> None:
-        from ..capturing import capture
+    def _probe_images(self, data: Any) -> np.ndarray:
+        if isinstance(self.probe, bool):
+            raise ConvscopeError(f"probe must be a number of images or images, got {self.probe}")
+        if not isinstance(self.probe, (int, np.integer)):
+            return as_numpy(self.probe, dtype=np.float32)
+        if self.probe < 1:
+            raise ConvscopeError(f"probe must be at least 1 image, got {self.probe}")
+        pool = getattr(data, "x_val", None)
+        if pool is None or len(pool) == 0:
+            pool = getattr(data, "x_train", None)
+        if pool is None:
+            raise ConvscopeError(
+                f"probe={self.probe} takes the first images of the data's validation (else "
+                "training) split, but there is no data; pass the probe images themselves"
+            )
+        return as_numpy(pool[: int(self.probe)], dtype=np.float32)
 
+    def on_epoch_end(self, epoch: int, logs: dict[str, Any], model: Any) -> None:
+        """Capture the probe images and add the similarity numbers to ``logs``."""
         if self.probe_images_ is None or self.layer_names_ is None:
             raise ConvscopeError(
                 "SimilarityTracker.on_train_begin was not called before on_epoch_end"
@@ -124,4 +151,4 @@ class SimilarityTracker(Callback):
         maps = capture(
             model, self.probe_images_, layers=self.layer_names_, batch_size=self.batch_size
         )
-        logs.update(similarity_logs(maps, self.metric))
+        logs.update(similarity_logs(maps, self.metric, include_dead=self.include_dead))
