@@ -230,8 +230,10 @@ def test_similarity_callback_logs_into_empty_logs_and_tracks_named_layers(mnist_
         "similarity",
         "similarity/CNN_sub_model/conv2d",
         "similarity/CNN_sub_model/conv2d/std",
+        "similarity/CNN_sub_model/conv2d/excluded",
         "similarity/CNN_sub_model/conv2d_1",
         "similarity/CNN_sub_model/conv2d_1/std",
+        "similarity/CNN_sub_model/conv2d_1/excluded",
     }
     assert logs["similarity"] == logs["similarity/CNN_sub_model/conv2d_1"]
     callback.on_epoch_end(1, None)

@@ -79,7 +79,7 @@ class SeedOracle(cs.train.Callback):
 
 def test_probe_of_one_reproduces_seed_000(tiny_data):
     model = cs.models.build("mnist_convnet")
-    tracker = cs.train.SimilarityTracker(probe=1)
+    tracker = cs.train.SimilarityTracker(probe=1, include_dead=True)  # the seed's own number
     oracle = SeedOracle(tiny_data.x_val[:1])
     history = cs.train.fit(model, tiny_data, epochs=3, callbacks=[tracker, oracle], progress=False)
     assert tracker.layer_names_ == ["conv2d_1"]  # seed 000's CNN sub-model output
@@ -119,7 +119,12 @@ def test_tracker_logs_even_when_logs_are_empty():
     tracker.on_train_begin(model, None)
     logs: dict = {}
     tracker.on_epoch_end(0, logs, model)  # the seed skipped empty logs and crashed printing
-    assert set(logs) == {"similarity", "similarity/conv2d_1", "similarity/conv2d_1/std"}
+    assert set(logs) == {
+        "similarity",
+        "similarity/conv2d_1",
+        "similarity/conv2d_1/std",
+        "similarity/conv2d_1/excluded",
+    }
 
 
 def test_tracker_bad_input():
@@ -134,12 +139,15 @@ def test_tracker_bad_input():
         cs.train.SimilarityTracker().on_epoch_end(0, {}, model)
 
 
-def test_dead_channels_count_as_in_seed_000_unless_asked():
+def test_dead_channels_are_left_out_and_counted_unless_asked():
     maps = np.random.default_rng(1).random((2, 6, 5, 5)).astype(np.float32)
     maps[:, 0] = 0.0  # a dead channel: seed 000 averages its pairs too
-    seed_like = cs.train.similarity_logs({"c": maps})["similarity"]
+    seed_like = cs.train.similarity_logs({"c": maps}, include_dead=True)["similarity"]
     oracle = np.mean([seed_on_epoch_end(maps[i : i + 1].transpose(0, 2, 3, 1)) for i in range(2)])
     assert seed_like == pytest.approx(oracle, abs=1e-6)
-    live_only = cs.train.similarity_logs({"c": maps}, include_dead=False)["similarity"]
+    logs = cs.train.similarity_logs({"c": maps})
     expected = cs.similarity.mean_similarity(maps[:, 1:], metric="multiply")
-    assert live_only == pytest.approx(expected, abs=1e-9) and live_only != seed_like
+    assert (
+        logs["similarity"] == pytest.approx(expected, abs=1e-9) and logs["similarity"] != seed_like
+    )
+    assert logs["similarity/c/excluded"] == 1.0

@@ -288,9 +288,19 @@ def test_bad_labels_and_empty_training_set():
     with pytest.raises(ConvscopeError, match="empty"):
         fit(tiny_model(), data, epochs=1, progress=False)
     data = toy_data()
-    data.y_train = np.eye(K)[data.y_train]
-    with pytest.raises(ShapeError, match="one-hot"):
+    data.y_train = np.eye(K)[data.y_train] * 0.9  # scores, not one-hot: refused with the fix
+    with pytest.raises(ShapeError, match=r"not one-hot.*argmax"):
         fit(tiny_model(), data, epochs=1, progress=False)
+
+
+def test_one_hot_labels_train_like_indices():
+    # the one one-hot policy (convscope.validation.as_labels): Keras' to_categorical works
+    indices, one_hot = toy_data(), toy_data()
+    one_hot.y_train = np.eye(K)[one_hot.y_train]
+    one_hot.y_val = np.eye(K)[one_hot.y_val]
+    a = fit(tiny_model(), indices, epochs=1, progress=False, seed=3)
+    b = fit(tiny_model(), one_hot, epochs=1, progress=False, seed=3)
+    assert a.history["loss"] == b.history["loss"]
 
 
 def test_bad_options():

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ConvscopeError
+from ..history_keys import mean_key, tracked_layers
 from . import _fig
 
 if TYPE_CHECKING:  # pragma: no cover
@@ -97,9 +98,9 @@ def _similarity_key(h: Mapping[str, Any], key: str | None) -> str:
                 f"history has no key {key!r}; keys: {', '.join(map(str, h)) or '(none)'}"
             )
         return key
-    for k in h:
-        if str(k).startswith("similarity/") and not str(k).endswith("/std"):
-            return str(k)
+    layers = tracked_layers(h)
+    if layers:  # the deepest tracked layer: seed 000's number
+        return mean_key(layers[-1])
     if "similarity" in h:
         return "similarity"
     raise ConvscopeError(
@@ -118,7 +119,8 @@ def similarity_vs_loss(
 
     Args:
         history: dict of per-epoch lists (or Keras ``History``).
-        key: similarity key(s); default the first ``similarity/<layer>`` key, else ``similarity``.
+        key: similarity key(s); default the deepest tracked layer's ``similarity/<layer>``
+            (the layer seed 000 tracks), else ``similarity``.
         loss_key: the loss to compare against (falls back to ``loss`` when missing).
 
     Raises:

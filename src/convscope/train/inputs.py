@@ -58,24 +58,18 @@ def image_tensor(x: Any, name: str) -> torch.Tensor:
 def label_tensor(y: Any, n: int, name: str) -> torch.Tensor:
     """Class indices for ``n`` images as an int64 tensor (:func:`convscope.validation.as_labels`).
 
-    ``fit`` trains on class indices, so a 2-D array (one-hot rows, scores) is refused with
-    the fix rather than converted: cross-entropy on the wrong axis would train silently.
+    convscope's one one-hot policy: one-hot rows (Keras' ``to_categorical``, as the seeds
+    use) become their indices; any other 2-D array (scores) is refused with the fix.
 
     Raises:
-        ShapeError: 2-D labels, or not ``n`` of them.
+        ShapeError: 2-D labels that are not one-hot, or not ``n`` of them.
         ConvscopeError: not integer class indices.
 
     Example:
         >>> label_tensor(np.array([0.0, 2.0]), 2, "y_train")
         tensor([0, 2])
     """
-    array = as_numpy(y)
-    if array.ndim == 2 and array.shape[0] == n:
-        raise ShapeError(
-            f"{name} has shape {array.shape}: one-hot labels? Pass class indices, e.g. "
-            f"{name}.argmax(1)"
-        )
-    return torch.from_numpy(as_labels(array, n=n, name=name))
+    return torch.from_numpy(as_labels(y, n=n, name=name))
 
 
 def check_label_range(y: torch.Tensor, num_classes: int, name: str) -> None:

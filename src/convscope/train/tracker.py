@@ -18,30 +18,34 @@ import numpy as np
 from ..adapters import adapter_for, base, resolve_layers
 from ..capturing import capture, layers
 from ..errors import ConvscopeError
-from ..metrics.similarity import mean_similarity
+from ..metrics.similarity import inactive_channels, mean_similarity
 from ..validation import as_numpy, check_int
 from .callbacks import Callback
 
 
 def similarity_logs(
-    maps: dict[str, np.ndarray], metric: str = "multiply", *, include_dead: bool = True
+    maps: dict[str, np.ndarray], metric: str = "multiply", *, include_dead: bool = False
 ) -> dict[str, float]:
     """Turn captured probe maps into the tracker's log entries.
 
     Shared by the torch tracker and the Keras callback so both log the same keys;
     ``similarity`` is the last layer of ``maps`` (callers pass them in model order, so it
-    is the deepest tracked layer, the one seed 000 logs). ``include_dead`` (default True,
-    as seed 000) also averages the pairs of dead and constant channels; see
-    :func:`convscope.metrics.similarity.mean_similarity`.
+    is the deepest tracked layer, the one seed 000 logs). Dead and constant channels are
+    left out of the mean and counted in ``similarity/<layer>/excluded``;
+    ``include_dead=True`` averages their pairs too, as seed 000's loop does (see
+    :func:`convscope.metrics.similarity.mean_similarity`).
 
     Example:
         >>> import numpy as np
         >>> logs = similarity_logs({"conv": np.random.rand(4, 8, 5, 5).astype("f4")})
         >>> sorted(logs)
-        ['similarity', 'similarity/conv', 'similarity/conv/std']
+        ['similarity', 'similarity/conv', 'similarity/conv/excluded', 'similarity/conv/std']
     """
     logs: dict[str, float] = {}
     for name, layer_maps in maps.items():
+        if not include_dead:
+            excluded = len(inactive_channels(layer_maps, layer=name).excluded)
+            logs[f"similarity/{name}/excluded"] = float(excluded)
         per_image = np.asarray(
             mean_similarity(
                 layer_maps, metric=metric, per_image=True, include_dead=include_dead, layer=name
@@ -81,8 +85,9 @@ class SimilarityTracker(Callback):
         metric: a :mod:`convscope.metrics.similarity` metric (default ``multiply``).
         batch_size: probe images per forward pass.
         include_dead: average every channel pair, dead and constant channels too, as
-            seed 000 does (so ``probe=1`` gives its number); ``False`` leaves them out,
-            like :func:`convscope.metrics.similarity.mean_similarity` by default.
+            seed 000's loop does (so ``probe=1`` gives its number exactly); by default
+            they are left out, as everywhere in convscope, and counted per epoch in
+            ``similarity/<layer>/excluded``.
 
     Example:
         >>> import numpy as np, convscope as cs
@@ -92,7 +97,7 @@ class SimilarityTracker(Callback):
         >>> logs = {}
         >>> tracker.on_epoch_end(0, logs, model)
         >>> sorted(logs)
-        ['similarity', 'similarity/conv2d_1', 'similarity/conv2d_1/std']
+        ['similarity', 'similarity/conv2d_1', 'similarity/conv2d_1/excluded', 'similarity/conv2d_1/std']
     """
 
     def __init__(
@@ -101,7 +106,7 @@ class SimilarityTracker(Callback):
         probe: int | np.ndarray = 32,
         metric: str = "multiply",
         batch_size: int = 256,
-        include_dead: bool = True,
+        include_dead: bool = False,
     ) -> None:
         self.layers = layers
         self.probe = probe
