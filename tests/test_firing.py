@@ -1,4 +1,5 @@
-"""Tests for convscope.metrics.firing (class firing profiles) and metrics.stats."""
+"""Tests for class firing profiles (convscope.metrics.firing, convscope.analysis.firing)
+and channel statistics (convscope.metrics.stats, convscope.analysis.stats)."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 from torch import nn
 
+from convscope.analysis.firing import profile
+from convscope.analysis.stats import channel_stats
 from convscope.errors import ConvscopeError, ShapeError, UnknownNameError
 from convscope.metrics.firing import (
     FiringAccumulator,
@@ -21,9 +24,8 @@ from convscope.metrics.firing import (
     cluster_order,
     fired_units,
     nearest,
-    profile,
 )
-from convscope.metrics.stats import ChannelStats, channel_stats
+from convscope.metrics.stats import ChannelStats
 
 
 # -- seed 001, copied verbatim (wrapped as functions over arrays) ------------------------
@@ -273,15 +275,21 @@ def test_threshold_must_be_finite_number(threshold):
 @pytest.mark.parametrize("labels", [np.array([0, 2]), np.array([-1, 0])])
 def test_labels_out_of_range(labels):
     x = np.zeros((2, 2), np.float32)
-    with pytest.raises(ConvscopeError, match="out of range"):
+    # labels go through convscope.validation.as_labels: one message for every room
+    with pytest.raises(ConvscopeError, match="class indices from -?[0-9] to [0-9], but valid"):
         profile(identity_relu(2), (x, labels), "1", num_classes=2)
 
 
 def test_non_integer_labels():
     with pytest.raises(ConvscopeError, match="integer"):
         FiringAccumulator(2).update(np.zeros((2, 2)), np.array([0.5, 1.0]))
-    with pytest.raises(ShapeError, match="one-hot"):
-        FiringAccumulator(2).update(np.zeros((2, 2)), np.eye(2))
+    with pytest.raises(ShapeError, match="one-hot"):  # scores, not one-hot rows
+        FiringAccumulator(2).update(np.zeros((2, 2)), np.array([[0.2, 0.8], [0.6, 0.4]]))
+    # the one one-hot policy (convscope.validation.as_labels): one-hot rows are indices
+    one_hot, indices = FiringAccumulator(2), FiringAccumulator(2)
+    one_hot.update(np.array([[1.0, 0.0], [0.0, 1.0]]), np.eye(2)[[1, 0]])
+    indices.update(np.array([[1.0, 0.0], [0.0, 1.0]]), np.array([1, 0]))
+    np.testing.assert_array_equal(one_hot.result().fires, indices.result().fires)
 
 
 def test_unknown_reduce_and_shape_mismatch():

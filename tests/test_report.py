@@ -108,7 +108,7 @@ def test_report_files_and_metrics_keys(demo_run):
 def test_report_numbers_match_the_metrics_module(demo_run, mnist_small):
     run, report = demo_run
     metrics = json.loads(report.metrics_path.read_text())
-    model, _ = cs.models.load_model(run)
+    model, _ = cs.models.load(run)
     # the report was built from the in-memory model after fit, which holds the best weights
     maps = cs.capture(model, mnist_small.x_test[:32], layers=["conv2d_1"])["conv2d_1"]
     expected = cs.similarity.mean_similarity(maps, metric="multiply")
@@ -255,17 +255,16 @@ def _section_ids(report) -> list[str]:
 
 def test_report_for_keras_and_onnx_twins_agrees_with_torch(demo_run, mnist_small, tmp_path):
     """The same trained weights in torch, Keras and ONNX give the same report numbers."""
-    from convscope.adapters.onnx import load_onnx_model
     from convscope.export import export_onnx
     from convscope.keras import from_zoo
 
     run, torch_report = demo_run
-    model, _ = cs.models.load_model(run)
+    model, _ = cs.models.load(run)
     small = _small(mnist_small, 50)
     reference = build_report(model, small, tmp_path / "torch", images=[0], similarity_images=8)
     twins = {
         "keras": from_zoo(model),
-        "onnx": load_onnx_model(export_onnx(model, tmp_path / "m.onnx")),
+        "onnx": cs.models.load(export_onnx(model, tmp_path / "m.onnx"))[0],
     }
     for backend, twin in twins.items():
         report = build_report(twin, small, tmp_path / backend, images=[0], similarity_images=8)

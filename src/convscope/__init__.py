@@ -28,7 +28,8 @@ _LAZY = {
     "layers": ("convscope.capturing", "layers"),
     "LayerInfo": ("convscope.capturing", "LayerInfo"),
     "similarity": ("convscope.metrics.similarity", None),
-    "firing": ("convscope.metrics.firing", None),
+    "firing": ("convscope.analysis.firing", None),
+    "analysis": ("convscope.analysis", None),
     "metrics": ("convscope.metrics", None),
     "models": ("convscope.models", None),
     "data": ("convscope.data", None),
@@ -43,7 +44,8 @@ __all__ = sorted(_LAZY) + ["__version__"]
 if TYPE_CHECKING:  # pragma: no cover
     from . import data, errors, metrics, models, render, report, train
     from .capturing import LayerInfo, capture, capture_iter, layers
-    from .metrics import firing, similarity
+    from .analysis import firing
+    from .metrics import similarity
 
 
 def __getattr__(name: str) -> Any:

@@ -87,7 +87,7 @@ def _out_dir(args: argparse.Namespace, default_name: str) -> Path:
 
 def _classes(args: argparse.Namespace) -> int:
     from .._io import write_text
-    from ..metrics.firing import (
+    from ..analysis.firing import (
         check_threshold,
         class_distance,
         default_layer,
@@ -183,8 +183,8 @@ def _ranking_figure(
 
 def _stats(args: argparse.Namespace) -> int:
     from .._io import write_json
+    from ..analysis.stats import channel_stats
     from ..metrics.firing import check_threshold
-    from ..metrics.stats import channel_stats
 
     check_threshold(args.threshold)
     if args.similarity_samples < 0:
@@ -208,7 +208,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def format_stats_table(stats: dict[str, Any]) -> str:
-    """Text table of :func:`convscope.metrics.stats.channel_stats` results."""
+    """Text table of :func:`convscope.analysis.stats.channel_stats` results."""
     width = max([len("layer")] + [len(n) for n in stats]) + 2
     header = (
         f"{'layer':<{width}}{'channels':>9}{'dead':>6}{'fire frac':>11}{'min frac':>10}"

@@ -8,7 +8,9 @@ with ``per_image=True``) rather than measured on one image.
 
 :class:`ChannelStats` is an accumulator: fire counts are integers and the similarity is
 kept as a sum and a count of per-image values, so partial results merge exactly (the
-float sums up to rounding).
+float sums up to rounding). Arrays in, arrays out: the model-running wrapper
+``channel_stats`` lives in :mod:`convscope.analysis.stats`, which feeds this accumulator
+from :func:`convscope.analysis.scan`.
 
 Example:
     >>> import numpy as np
@@ -21,7 +23,9 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 import numbers
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -29,9 +33,25 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConvscopeError, ShapeError
+from ..validation import as_numpy
+from .accumulator import Batch
 from .firing import check_threshold
+from .similarity import mean_similarity
 
-__all__ = ["ChannelStats", "LayerStats", "channel_stats"]
+__all__ = ["ChannelStats", "LayerStats"]
+
+
+def __getattr__(name: str) -> Any:
+    # channel_stats runs a model: it moved to convscope.analysis.stats (deprecated alias)
+    if name != "channel_stats":
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    warnings.warn(
+        "convscope.metrics.stats.channel_stats moved to convscope.analysis.stats.channel_stats; "
+        "import it from there",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return importlib.import_module("convscope.analysis.stats").channel_stats
 
 
 @dataclass
@@ -117,6 +137,8 @@ class ChannelStats:
             quadratic in channels); ``None`` for every image, 0 to skip it. After a
             merge, the count is the sum of both parts' samples.
         similarity_metric: the metric passed to ``mean_similarity``.
+        layers: the layer selection a scan feeds (names, indices, kinds, globs; default
+            every conv layer); ``update`` takes whatever layers it is given.
 
     Example:
         >>> a, b = ChannelStats(similarity_samples=0), ChannelStats(similarity_samples=0)
@@ -131,8 +153,11 @@ class ChannelStats:
         threshold: float = 0.0,
         similarity_samples: int | None = 256,
         similarity_metric: str = "multiply",
+        *,
+        layers: Any = "conv",
     ) -> None:
         self.threshold = check_threshold(threshold)
+        self.layers = layers
         if similarity_samples is not None and (
             isinstance(similarity_samples, bool)
             or not isinstance(similarity_samples, numbers.Integral)
@@ -146,6 +171,12 @@ class ChannelStats:
         self.similarity_metric = similarity_metric
         self.layers_: dict[str, _LayerState] = {}
 
+    needs_output = False
+
+    def feed(self, batch: Batch) -> None:
+        """Add one batch of a scan (the maps of the layers it resolved from :attr:`layers`)."""
+        self.update(batch.maps)
+
     def update(self, maps: Mapping[str, Any]) -> None:
         """Add one batch: ``{layer: activations}``, conv maps (N, C, H, W), dense (N, U).
 
@@ -153,7 +184,7 @@ class ChannelStats:
             ShapeError: a layer's shape differs from earlier batches.
         """
         for name, value in maps.items():
-            acts = np.asarray(value.detach().cpu().numpy() if hasattr(value, "detach") else value)
+            acts = as_numpy(value)
             if acts.ndim == 1:
                 acts = acts[:, None]
             if acts.ndim == 0:
@@ -185,8 +216,6 @@ class ChannelStats:
         )
         if room <= 0:
             return
-        from .similarity import mean_similarity
-
         values = np.asarray(
             mean_similarity(acts[:room], metric=self.similarity_metric, per_image=True),
             dtype=np.float64,
@@ -246,47 +275,3 @@ class ChannelStats:
                 similarity_samples=state.sim_count,
             )
         return out
-
-
-def channel_stats(
-    model: Any,
-    data: Any,
-    layers: Any = "conv",
-    threshold: float = 0.0,
-    batch_size: int = 256,
-    similarity_samples: int | None = 256,
-) -> dict[str, LayerStats]:
-    """Channel statistics of every selected layer in one streaming pass over ``data``.
-
-    Args:
-        model: a torch module, Keras or ONNX model.
-        data: images, an ``(images, labels)`` pair or an iterable of batches (labels are
-            not needed).
-        layers: a layer selection (names, indices, kinds, globs); default every conv layer.
-        threshold: a channel fires on an image when any cell is above this.
-        batch_size: images per forward pass (memory bound).
-        similarity_samples: images per layer the mean channel similarity is averaged
-            over (the first ones; ``None`` for all, 0 to skip).
-
-    Returns:
-        ``{layer: LayerStats}``.
-
-    Raises:
-        UnknownNameError: unknown layer.
-        ConvscopeError: empty data, bad threshold.
-
-    Example:
-        >>> import numpy as np, convscope as cs
-        >>> x = np.random.default_rng(0).random((8, 1, 28, 28), dtype=np.float32)
-        >>> stats = channel_stats(cs.models.build("mnist_convnet"), x, similarity_samples=0)
-        >>> sorted(stats), stats["conv2d"].mean.shape
-        (['conv2d', 'conv2d_1'], (32,))
-    """
-    from ..capturing import capture_iter
-
-    acc = ChannelStats(threshold=threshold, similarity_samples=similarity_samples)
-    for maps, _labels in capture_iter(model, data, layers, batch_size=batch_size):
-        acc.update(maps)
-    if not acc.layers_:
-        raise ConvscopeError("the data is empty: no images to compute channel statistics on")
-    return acc.result()

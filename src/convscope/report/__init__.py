@@ -1,9 +1,10 @@
 """The HTML report: everything the five seeds compute and draw, for one model, in one page.
 
-``build_report`` runs the pipeline data -> capture -> metrics -> render and assembles the
-results into ``OUT/index.html`` (self-contained: inline CSS, no scripts, figures in
-``OUT/figures/``), ``OUT/metrics.json`` (every number the page shows, under stable keys)
-and the figures. It only assembles: numbers come from :mod:`convscope.metrics`,
+``build_report`` scans the data once (data -> capture -> every metric's accumulator),
+then each section of :mod:`convscope.report.sections` computes its result, draws its
+figures and writes its part of ``OUT/index.html`` (self-contained: inline CSS, no
+scripts, figures in ``OUT/figures/``); ``OUT/metrics.json`` holds every number the page
+shows, under stable keys. It only assembles: numbers come from :mod:`convscope.metrics`,
 pictures from :mod:`convscope.render`.
 
 Example:
@@ -17,6 +18,9 @@ Example:
 
 from __future__ import annotations
 
-from .build import METRICS_KEYS, Report, build_report, default_probe_indices, report_for_run
+from .build import build_report
+from .inputs import default_probe_indices
+from .outputs import METRICS_KEYS, Report
+from .run import report_for_run
 
 __all__ = ["METRICS_KEYS", "Report", "build_report", "default_probe_indices", "report_for_run"]

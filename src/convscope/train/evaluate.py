@@ -1,24 +1,36 @@
-"""Evaluate a classifier: loss, accuracy, per-class accuracy, confusion matrix."""
+"""Evaluate a classifier: loss, accuracy, per-class accuracy, confusion matrix.
+
+The numbers come from :class:`convscope.metrics.evaluation.EvaluationAccumulator`, the
+same accumulator the report feeds from its one data-set pass, so ``evaluate`` and the
+report agree exactly. A torch model is called directly (any ``forward`` returning
+logits); Keras and ONNX models stream through :func:`convscope.analysis.scan`.
+"""
 
 from __future__ import annotations
 
 import io
 import json
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
 from .._batching import batch_slices
 from .._io import atomic_write, write_json
+from ..adapters import adapter_for
+from ..analysis import scan
 from ..errors import ConvscopeError, FormatError, ShapeError
+from ..metrics.evaluation import EvaluationAccumulator, EvaluationMetrics
+from ..runfolder import RunFolder
+from ..validation import as_labels
+from .inputs import image_tensor, model_device
 
-EVALUATION_FILE = "evaluation.json"
-PREDICTIONS_FILE = "predictions.npz"
+EVALUATION_FILE = RunFolder.EVALUATION
+PREDICTIONS_FILE = RunFolder.PREDICTIONS
 _FORMAT = "convscope-evaluation"
 
 
@@ -59,6 +71,42 @@ class Evaluation:
     def num_samples(self) -> int:
         """Number of evaluated samples."""
         return int(self.labels.shape[0])
+
+    @classmethod
+    def from_metrics(cls, metrics: EvaluationMetrics, **fields: Any) -> Evaluation:
+        """An :class:`Evaluation` from an accumulator's result that kept its predictions.
+
+        Args:
+            metrics: :meth:`EvaluationAccumulator.result` with ``keep_predictions=True``.
+            **fields: other fields (``split``, ``dataset``, ``extra``).
+
+        Raises:
+            ConvscopeError: the accumulator did not keep per-sample predictions.
+
+        Example:
+            >>> acc = EvaluationAccumulator(keep_predictions=True)
+            >>> acc.update(np.array([[1.0, 0.0]]), np.array([0]))
+            >>> Evaluation.from_metrics(acc.result(), split="test").accuracy
+            1.0
+        """
+        if metrics.predictions is None:
+            raise ConvscopeError(
+                "an Evaluation needs per-sample predictions: "
+                "EvaluationAccumulator(keep_predictions=True)"
+            )
+        return cls(
+            loss=metrics.loss,
+            accuracy=metrics.accuracy,
+            class_names=list(metrics.class_names),
+            per_class_accuracy=dict(metrics.per_class_accuracy),
+            per_class_count=dict(metrics.per_class_count),
+            confusion=metrics.confusion,
+            confusion_normalized=metrics.confusion_normalized,
+            predictions=metrics.predictions,
+            probabilities=metrics.probabilities,
+            labels=metrics.labels,
+            **fields,
+        )
 
     def to_dict(self) -> dict[str, Any]:
         """The numbers as a JSON-safe dict (what ``evaluation.json`` holds)."""
@@ -176,67 +224,20 @@ class Evaluation:
         return "\n".join(lines)
 
 
-def _as_images(x: Any, what: str) -> torch.Tensor:
-    t = x.detach().cpu() if isinstance(x, torch.Tensor) else torch.from_numpy(np.asarray(x))
-    if t.ndim != 4:
-        raise ShapeError(f"{what} must be images of shape (N, C, H, W); got {tuple(t.shape)}")
-    return t.float() if t.dtype != torch.float32 else t
-
-
-def _as_labels(y: Any, n: int, what: str) -> torch.Tensor:
-    arr = y.detach().cpu().numpy() if isinstance(y, torch.Tensor) else np.asarray(y)
-    if arr.ndim == 2 and arr.shape[0] == n:
-        raise ShapeError(
-            f"{what} has shape {arr.shape}: one-hot labels? Pass class indices, e.g. y.argmax(1)"
-        )
-    if arr.ndim != 1 or arr.shape[0] != n:
-        raise ShapeError(f"{what} must have shape ({n},) to match the images; got {arr.shape}")
-    if n and not np.issubdtype(arr.dtype, np.integer):
-        if np.issubdtype(arr.dtype, np.floating) and np.all(np.mod(arr, 1) == 0):
-            arr = arr.astype(np.int64)
-        else:
-            raise ConvscopeError(f"{what} must hold integer class indices; got dtype {arr.dtype}")
-    return torch.from_numpy(arr.astype(np.int64, copy=False))
-
-
-def _check_label_range(y: torch.Tensor, k: int, what: str) -> None:
-    if y.numel() == 0:
-        return
-    lo, hi = int(y.min()), int(y.max())
-    if lo < 0 or hi >= k:
-        raise ConvscopeError(
-            f"{what} holds class indices from {lo} to {hi}, but the model has {k} classes "
-            f"(valid: 0..{k - 1}). Build the model with num_classes={max(hi + 1, k)} or fix "
-            "the labels."
-        )
-
-
-def _model_device(model: torch.nn.Module) -> torch.device:
-    for tensor in model.parameters():
-        return tensor.device
-    for tensor in model.buffers():
-        return tensor.device
-    return torch.device("cpu")
-
-
-def _is_plain_torch(model: Any) -> bool:
-    from ..adapters import adapter_for
-
-    if not isinstance(model, torch.nn.Module):
-        return False
-    adapter = adapter_for(model)  # a Keras model on the torch backend is an nn.Module too
-    adapter.close()
-    return adapter.backend == "torch"
+def _torch_module(model: Any) -> torch.nn.Module | None:
+    """The module that runs ``model`` natively (a plain torch model), else None."""
+    with adapter_for(model) as adapter:  # a Keras model on the torch backend has none
+        return adapter.torch_module
 
 
 def _torch_logits(
     model: torch.nn.Module, xs: torch.Tensor, batch_size: int, device: Any
-) -> torch.Tensor:
+) -> Iterator[tuple[slice, torch.Tensor]]:
+    """Yield ``(slice, logits)`` batch by batch, in eval mode, without gradients."""
     n = int(xs.shape[0])
-    dev = torch.device(device) if device is not None else _model_device(model)
+    dev = torch.device(device) if device is not None else model_device(model)
     was_training = model.training
     model.eval()
-    chunks: list[torch.Tensor] = []
     try:
         with torch.no_grad():
             for sl in batch_slices(n, batch_size):
@@ -253,27 +254,9 @@ def _torch_logits(
                         f"the model must return logits of shape (N, num_classes); got "
                         f"{tuple(logits.shape)} for a batch of {sl.stop - sl.start}"
                     )
-                chunks.append(logits.float().cpu())
+                yield sl, logits.float().cpu()
     finally:
         model.train(was_training)
-    return torch.cat(chunks)
-
-
-def _backend_logits(model: Any, xs: torch.Tensor, batch_size: int) -> torch.Tensor:
-    """Keras and ONNX models: the last layer's output, as logits.
-
-    A last layer that outputs probabilities (a softmax: non-negative rows summing to 1)
-    is turned into log-probabilities, so the loss is the same cross-entropy.
-    """
-    from ..capturing import capture
-
-    out = capture(model, xs.numpy(), layers=-1, batch_size=batch_size)
-    scores = np.asarray(next(iter(out.values())), dtype=np.float64)
-    if scores.ndim != 2:
-        raise ShapeError(f"the model's last layer must output (N, num_classes); got {scores.shape}")
-    if (scores >= 0).all() and np.allclose(scores.sum(axis=1), 1.0, atol=1e-4):
-        scores = np.log(np.clip(scores, 1e-12, None))
-    return torch.from_numpy(scores.astype(np.float32))
 
 
 def evaluate(
@@ -288,14 +271,17 @@ def evaluate(
     """Evaluate a classifier on images ``x`` with labels ``y``.
 
     A torch model runs in eval mode without gradients (its previous mode is restored)
-    and must return logits. Keras and ONNX models are run through their capture adapter;
-    their last layer may return logits or softmax probabilities.
+    and must return logits. Keras and ONNX models stream through
+    :func:`convscope.analysis.scan`; their last layer may return logits or softmax
+    probabilities. Either way the numbers come from
+    :class:`~convscope.metrics.evaluation.EvaluationAccumulator`.
 
     Args:
         model: a torch module mapping ``(N, C, H, W)`` float32 to ``(N, K)`` logits, or a
             Keras / ONNX model.
         x: ``(N, C, H, W)`` images (numpy array or tensor).
-        y: ``(N,)`` integer class indices in ``[0, K)``.
+        y: ``(N,)`` integer class indices in ``[0, K)`` (or one-hot rows, see
+            :func:`convscope.validation.as_labels`).
         class_names: ``K`` names (default ``"0"`` .. ``"K-1"``).
         batch_size: images per forward pass.
         device: where to run (default: where the model's parameters are).
@@ -309,51 +295,27 @@ def evaluate(
         ConvscopeError: empty input, or labels outside ``[0, K)``.
 
     Example:
-        >>> import convscope as cs  # doctest: +SKIP
-        >>> ev = cs.train.evaluate(model, data.x_test, data.y_test, data.class_names)  # doctest: +SKIP
-        >>> print(ev.accuracy, ev.confusion.shape)  # doctest: +SKIP
+        >>> import convscope as cs
+        >>> model = cs.models.build("mnist_convnet")
+        >>> ev = evaluate(model, np.zeros((4, 1, 28, 28), np.float32), [0, 1, 2, 3])
+        >>> ev.confusion.shape, ev.num_samples
+        ((10, 10), 4)
     """
-    xs = _as_images(x, "x")
+    xs = image_tensor(x, "x")
     n = int(xs.shape[0])
     if n == 0:
         raise ConvscopeError("evaluate got no samples (x is empty)")
-    ys = _as_labels(y, n, "y")
-    if _is_plain_torch(model):
-        logits = _torch_logits(model, xs, batch_size, device)
-    else:
-        logits = _backend_logits(model, xs, batch_size)
-    k = int(logits.shape[1])
-    _check_label_range(ys, k, "y")
-    names = [str(i) for i in range(k)] if class_names is None else [str(c) for c in class_names]
-    if len(names) != k:
-        raise ShapeError(f"got {len(names)} class names for a model with {k} outputs")
-    if len(set(names)) != len(names):
-        raise ConvscopeError(f"class names must be unique; got {names}")
-
-    loss = float(F.cross_entropy(logits.double(), ys, reduction="mean"))
-    probabilities = torch.softmax(logits, dim=1).numpy().astype(np.float32)
-    predictions = logits.argmax(dim=1).numpy().astype(np.int64)
-    labels = ys.numpy()
-    confusion = np.bincount(labels * k + predictions, minlength=k * k).reshape(k, k)
-    confusion = confusion.astype(np.int64)
-    rows = confusion.sum(axis=1)
-    normalized = np.zeros((k, k), dtype=np.float64)
-    has = rows > 0
-    normalized[has] = confusion[has] / rows[has, None]
-    diag = np.diag(confusion)
-    per_class = {
-        name: (float(diag[i] / rows[i]) if rows[i] else None) for i, name in enumerate(names)
-    }
-    counts = {name: int(rows[i]) for i, name in enumerate(names)}
-    return Evaluation(
-        loss=loss,
-        accuracy=float(diag.sum() / n),
-        class_names=names,
-        per_class_accuracy=per_class,
-        per_class_count=counts,
-        confusion=confusion,
-        confusion_normalized=normalized,
-        predictions=predictions,
-        probabilities=probabilities,
-        labels=labels,
+    labels = as_labels(y, n=n, name="y")
+    module = _torch_module(model)
+    acc = EvaluationAccumulator(
+        class_names=class_names,
+        scores="logits" if module is not None else "auto",
+        keep_predictions=True,
+        label_name="y",
     )
+    if module is not None:  # called directly: any forward() that returns logits
+        for sl, logits in _torch_logits(module, xs, batch_size, device):
+            acc.update(logits, labels[sl])
+    else:  # the last layer's output, logits or softmax probabilities
+        scan(model, (xs.numpy(), labels), acc, batch_size=batch_size, device=device)
+    return Evaluation.from_metrics(acc.result())

@@ -1,0 +1,227 @@
+"""What the report's sections are computed from: checked options and one pass over the data.
+
+:func:`prepare` checks the options and lists the layers; :func:`run_pass` feeds every
+statistic the report shows (evaluation, class firing profile, channel statistics) and
+keeps the maps it draws (probe images, the first images' conv maps) from one
+:func:`convscope.analysis.scan`, so the model sees each image of the split once;
+:func:`section_computes` then gives each section exactly the arrays it needs.
+
+Example:
+    >>> import numpy as np, convscope as cs
+    >>> data = cs.data.load("mnist5k")
+    >>> model = cs.models.build("mnist_convnet")
+    >>> plan = prepare(model, data, "test", images=[3], metric="multiply", similarity_images=2)
+    >>> done = run_pass(model, plan)
+    >>> done.evaluation.num_samples == len(data.x_test), done.probe_maps["conv2d"].shape
+    (True, (1, 32, 26, 26))
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from types import ModuleType
+from typing import Any
+
+import numpy as np
+
+from ..adapters import adapter_for
+from ..adapters.base import LayerInfo, default_firing_layer, resolve_layers, spatial_layers
+from ..analysis import MapSampler, scan
+from ..capturing import layers
+from ..data import class_examples
+from ..errors import ConvscopeError, UnknownNameError
+from ..metrics.evaluation import EvaluationAccumulator, EvaluationMetrics
+from ..metrics.firing import FiringAccumulator, FiringProfile
+from ..metrics.similarity import available_metrics
+from ..metrics.stats import ChannelStats, LayerStats
+from ..validation import check_int
+from . import sections as S
+
+__all__ = ["Plan", "SplitPass", "default_probe_indices", "prepare", "run_pass", "section_computes"]
+
+
+def default_probe_indices(labels: np.ndarray, count: int = 4) -> list[int]:
+    """The first image of each of ``count`` different classes, in class order.
+
+    Example:
+        >>> default_probe_indices(np.array([3, 3, 1, 0, 1, 2]), count=3)
+        [3, 2, 5]
+    """
+    labels = np.asarray(labels)
+    return [int(np.flatnonzero(labels == cls)[0]) for cls in np.unique(labels)[:count]]
+
+
+@dataclass(frozen=True)
+class Plan:
+    """The checked options of one report: the split, probes and layers to look at."""
+
+    split: str
+    x: np.ndarray
+    y: np.ndarray
+    class_names: tuple[str, ...]
+    probes: tuple[int, ...]
+    infos: tuple[LayerInfo, ...]
+    spatial: tuple[str, ...]
+    convs: tuple[str, ...]
+    firing_layer: str | None
+    similarity_images: int
+
+    def kind(self, layer: str | None) -> str:
+        """The kind of ``layer`` (``other`` when unknown)."""
+        return next((i.kind for i in self.infos if i.name == layer), "other")
+
+
+def _probes(images: Sequence[int] | None, y: np.ndarray, split: str) -> list[int]:
+    if images is None:
+        return default_probe_indices(y)
+    probe = [int(i) for i in images]
+    bad = [i for i in probe if not 0 <= i < len(y)]
+    if bad:
+        raise ConvscopeError(
+            f"probe image indices {bad} are out of range: the {split} split has {len(y)} "
+            f"images (0..{len(y) - 1})"
+        )
+    return probe
+
+
+def _firing_layer(selection: Any, infos: Sequence[LayerInfo]) -> str | None:
+    if selection is None:
+        try:
+            return default_firing_layer(infos)
+        except ConvscopeError:  # no layer before the output: the section says so
+            return None
+    chosen = resolve_layers(selection, infos)
+    if len(chosen) != 1:
+        raise ConvscopeError(f"firing_layer {selection!r} selects {len(chosen)} layers; name one")
+    return chosen[0]
+
+
+def prepare(
+    model: Any,
+    data: Any,
+    split: str,
+    *,
+    images: Sequence[int] | None,
+    metric: str,
+    similarity_images: int,
+    firing_layer: Any = None,
+) -> Plan:
+    """Check every option before any work; list the model's layers.
+
+    Raises:
+        UnknownNameError: unknown metric or firing layer.
+        ConvscopeError: bad ``similarity_images``, empty split, probe out of range.
+    """
+    if metric not in available_metrics():
+        raise UnknownNameError("similarity metric", [metric], available_metrics())
+    check_int(similarity_images, "similarity_images", minimum=1)
+    x, y = data.split(split)
+    if len(x) == 0:
+        raise ConvscopeError(f"the {split} split of {data.name} is empty; pick another split")
+    probes = _probes(images, y, split)
+    with adapter_for(model) as adapter:  # a torch model without its input shape: the data's
+        shape = None if adapter.input_shape is not None else tuple(x.shape[1:])
+    infos = layers(model, input_shape=shape)
+    return Plan(
+        split=split,
+        x=x,
+        y=y,
+        class_names=tuple(data.class_names),
+        probes=tuple(probes),
+        infos=tuple(infos),
+        spatial=tuple(spatial_layers(infos)),
+        convs=tuple(spatial_layers(infos, ("conv",))),
+        firing_layer=_firing_layer(firing_layer, infos),
+        similarity_images=min(similarity_images, len(x)),
+    )
+
+
+@dataclass(frozen=True)
+class SplitPass:
+    """What the pass gathered (``None`` / empty for what was not asked)."""
+
+    evaluation: EvaluationMetrics | None = None
+    firing: FiringProfile | None = None
+    channels: dict[str, LayerStats] = field(default_factory=dict)
+    probe_maps: dict[str, np.ndarray] = field(default_factory=dict)
+    similarity_maps: dict[str, np.ndarray] = field(default_factory=dict)
+
+
+def run_pass(model: Any, plan: Plan, *, evaluate: bool = True, batch_size: int = 256) -> SplitPass:
+    """Scan the split once for every statistic and map the report needs.
+
+    Args:
+        evaluate: evaluate the model too (not when an evaluation is given).
+        batch_size: images per forward pass.
+    """
+    names = list(plan.class_names)
+    wanted: dict[str, Any] = {}
+    if evaluate:
+        wanted["evaluation"] = EvaluationAccumulator(class_names=names, keep_predictions=True)
+    if plan.firing_layer is not None:
+        wanted["firing"] = FiringAccumulator(len(names), layer=plan.firing_layer, class_names=names)
+    if plan.convs:
+        wanted["channels"] = ChannelStats(layers=list(plan.convs))
+        wanted["similarity_maps"] = MapSampler(list(plan.convs), first=plan.similarity_images)
+    if plan.spatial:
+        wanted["probe_maps"] = MapSampler(list(plan.spatial), indices=plan.probes)
+    if not wanted:
+        return SplitPass()
+    results = scan(model, (plan.x, plan.y), *wanted.values(), batch_size=batch_size)
+    return SplitPass(**dict(zip(wanted, results, strict=True)))
+
+
+def section_computes(
+    model: Any,
+    plan: Plan,
+    done: SplitPass,
+    *,
+    data: S.model.DataSummary,
+    history: Mapping[str, Sequence[Any]] | None,
+    evaluation: Any,
+    metric: str,
+) -> dict[ModuleType, Callable[[], Any]]:
+    """Each section's compute call with exactly its arguments, to run in page order.
+
+    Args:
+        evaluation: a given :class:`convscope.train.Evaluation`, else the pass's own.
+    """
+    x, y, names, probes = plan.x, plan.y, list(plan.class_names), list(plan.probes)
+    scores = evaluation if evaluation is not None else done.evaluation
+    predictions = np.asarray(scores.predictions)
+    probe_maps = {n: m[:1] for n, m in done.probe_maps.items() if n in plan.convs}
+    return {
+        S.model: lambda: S.model.compute(
+            plan.infos,
+            arch=getattr(model, "arch", type(model).__name__),
+            input_shape=getattr(model, "input_shape", None) or tuple(x.shape[1:]),
+            data=data,
+        ),
+        S.training: lambda: S.training.compute(history),
+        S.evaluation: lambda: S.evaluation.compute(scores, x, y, names, plan.split),
+        S.feature_maps: lambda: S.feature_maps.compute(
+            x[probes],
+            done.probe_maps,
+            {i.name: i.kind for i in plan.infos},
+            indices=probes,
+            labels=y[probes],
+            predictions=predictions[probes],
+            class_names=names,
+            split=plan.split,
+        ),
+        S.kernels: lambda: S.kernels.compute(model, plan.infos),
+        S.similarity: lambda: S.similarity.compute(
+            done.similarity_maps,
+            probe_maps,
+            x[probes[0]],
+            probe_index=probes[0],
+            metric=metric,
+            split=plan.split,
+            images=plan.similarity_images,
+        ),
+        S.firing: lambda: S.firing.compute(
+            done.firing, class_examples(x, y, len(names)), plan.kind(plan.firing_layer)
+        ),
+        S.channels: lambda: S.channels.compute(done.channels, split=plan.split, count=len(x)),
+    }

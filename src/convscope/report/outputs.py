@@ -1,0 +1,39 @@
+"""What a report writes: the stable ``metrics.json`` keys and the :class:`Report` record.
+
+Example:
+    >>> sorted(METRICS_KEYS)[:3]
+    ['channels', 'convscope_version', 'created']
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+__all__ = ["METRICS_KEYS", "Report"]
+
+METRICS_KEYS = {
+    "convscope_version": "version of convscope that wrote the report",
+    "created": "UTC time the report was written (ISO 8601)",
+    "model": "arch, params, input_shape, layers [{name, kind, output_shape, params}]",
+    "data": "name, split, count, class_names, synthetic",
+    "training": "history {key: [per epoch]} and epochs, or null without a run",
+    "evaluation": "loss, accuracy, per_class_accuracy {class: acc}, confusion [[counts]]",
+    "probes": "indices into the split, labels, predictions",
+    "similarity": "metric, images, layers {name: {mean, std, per_image, channels, most, least, groups, threshold, distinct_maps, effective_rank}}",
+    "firing": "layer, threshold, reduce, class_names, rates [[K x U]], counts, distance [[K x K]], nearest {class: [[other, distance]]}",
+    "channels": "{layer: {dead [indices], fire_fraction [per channel], mean_activation [per channel], mean_similarity}}",
+    "figures": "{figure key: path relative to index.html}",
+}
+
+
+@dataclass
+class Report:
+    """What :func:`build_report` wrote: the page, the metrics file and the numbers."""
+
+    out: Path
+    index: Path
+    metrics_path: Path
+    metrics: dict[str, Any]
+    figures: dict[str, str] = field(default_factory=dict)
