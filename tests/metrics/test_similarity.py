@@ -13,89 +13,12 @@ from hypothesis.extra.numpy import arrays
 
 from convscope.errors import ConvscopeError, ShapeError, UnknownNameError
 from convscope.metrics import similarity as sim
-
-# ---- seed 000 oracles, verbatim ----------------------------------------------------------
-
-
-def similarity_multiply(img1, img2):
-    # norm both to 0->1, multiply to produce 0->1
-    min1 = np.min(img1)
-    min2 = np.min(img2)
-    base1 = np.max(img1) - min1
-    base2 = np.max(img2) - min2
-    if base1 == 0:
-        base1 = 0.0001
-    if base2 == 0:
-        base2 = 0.0001
-    norm1 = (img1 - min1) / base1
-    norm2 = (img2 - min2) / base2
-    mult = norm1 * norm2
-    correlated = mult > np.mean(mult)
-
-    percentage = sum(correlated.flatten()) / len(img1.flatten())
-    return percentage
-
-
-def seed_on_epoch_end(maps, simfunc=similarity_multiply):
-    """LogSimilarities.on_epoch_end: ``maps`` is the sub-model's NHWC prediction."""
-    preds = []
-    for i in range(maps.shape[3]):
-        preds.append(maps[0, :, :, i])
-    sims = []
-    for i in range(maps.shape[3]):
-        for j in range(i + 1, maps.shape[3]):
-            measure = simfunc(preds[i], preds[j])
-            sims.append(measure)
-    avg = sum(sims) / len(sims)
-    return avg
-
-
-def seed_extreme_search(maps, simfunc=similarity_multiply):
-    """The most/least similar pair search (MinMaxScaler lines dropped: unused)."""
-    preds = []
-    for i in range(maps.shape[3]):
-        preds.append(maps[0, :, :, i])
-    preds = np.asarray(preds)
-
-    sims = []
-    min_i = -1
-    min_j = -1
-    max_i = -1
-    max_j = -1
-    min_sim = 100000
-    max_sim = -1
-
-    for i in range(len(preds)):
-        for j in range(i + 1, len(preds)):
-            measure = simfunc(preds[i], preds[j])
-            top_i = np.max(preds[i])
-            top_j = np.max(preds[j])
-            ratio = np.max([top_i, top_j]) / np.min([top_i, top_j])
-            if measure < min_sim and ratio < 3:
-                min_sim = measure
-                min_i = i
-                min_j = j
-            if measure > max_sim:
-                max_sim = measure
-                max_i = i
-                max_j = j
-        sims.append(measure)
-    return (max_i, max_j, max_sim), (min_i, min_j, min_sim)
-
-
-# ---- helpers -----------------------------------------------------------------------------
-
-
-def nhwc(maps_chw: np.ndarray) -> np.ndarray:
-    """(C, H, W) -> the seed's (1, H, W, C) Keras layout."""
-    return np.ascontiguousarray(maps_chw.transpose(1, 2, 0)[None])
-
-
-def seed_matrix(maps_chw: np.ndarray) -> np.ndarray:
-    c = maps_chw.shape[0]
-    return np.array(
-        [[similarity_multiply(maps_chw[i], maps_chw[j]) for j in range(c)] for i in range(c)]
-    )
+from tests.seeds import (
+    nhwc,
+    seed_extreme_search,
+    seed_matrix,
+    seed_on_epoch_end,
+)
 
 
 @pytest.fixture(scope="module")

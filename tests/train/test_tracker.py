@@ -9,42 +9,7 @@ import pytest
 
 import convscope as cs
 from convscope.errors import ConvscopeError
-
-
-# --- seed 000, verbatim (the oracle) ------------------------------------------------------
-def similarity_multiply(img1, img2):
-    # norm both to 0->1, multiply to produce 0->1
-    min1 = np.min(img1)
-    min2 = np.min(img2)
-    base1 = np.max(img1) - min1
-    base2 = np.max(img2) - min2
-    if base1 == 0:
-        base1 = 0.0001
-    if base2 == 0:
-        base2 = 0.0001
-    norm1 = (img1 - min1) / base1
-    norm2 = (img2 - min2) / base2
-    mult = norm1 * norm2
-    correlated = mult > np.mean(mult)
-
-    percentage = sum(correlated.flatten()) / len(img1.flatten())
-    return percentage
-
-
-def seed_on_epoch_end(maps_nhwc, simfunc=similarity_multiply):
-    """The body of LogSimilarities.on_epoch_end, returning avg instead of logging it."""
-    maps = maps_nhwc[:, :, :, :]
-    preds = []
-    for i in range(maps.shape[3]):
-        preds.append(maps[0, :, :, i])
-    sims = []
-    for i in range(maps.shape[3]):
-        for j in range(i + 1, maps.shape[3]):
-            measure = simfunc(preds[i], preds[j])
-            sims.append(measure)
-    avg = sum(sims) / len(sims)
-    return avg
-
+from tests.seeds import seed_on_epoch_end
 
 # ------------------------------------------------------------------------------------------
 

@@ -26,7 +26,7 @@ from convscope.metrics.firing import FiringAccumulator
 from convscope.metrics.stats import ChannelStats
 from convscope.report import sections as S
 
-SRC = Path(__file__).resolve().parents[1] / "src" / "convscope"
+SRC = Path(__file__).resolve().parents[2] / "src" / "convscope"
 
 
 @pytest.fixture(scope="module")

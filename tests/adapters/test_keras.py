@@ -19,6 +19,7 @@ from keras import layers  # noqa: E402
 
 from convscope.adapters.keras import KerasAdapter  # noqa: E402
 from convscope.models.keras_io import load_keras_file  # noqa: E402
+from tests.seeds import seed_on_epoch_end  # noqa: E402
 
 INPUT_SHAPE = (28, 28, 1)
 
@@ -51,37 +52,7 @@ def seed000_models():
     return cnn_model, model
 
 
-def similarity_multiply(img1, img2):
-    """Seed 000's similarity, copied verbatim as the oracle."""
-    # norm both to 0->1, multiply to produce 0->1
-    min1 = np.min(img1)
-    min2 = np.min(img2)
-    base1 = np.max(img1) - min1
-    base2 = np.max(img2) - min2
-    if base1 == 0:
-        base1 = 0.0001
-    if base2 == 0:
-        base2 = 0.0001
-    norm1 = (img1 - min1) / base1
-    norm2 = (img2 - min2) / base2
-    mult = norm1 * norm2
-    correlated = mult > np.mean(mult)
-
-    percentage = sum(correlated.flatten()) / len(img1.flatten())
-    return percentage
-
-
-def seed000_mean_similarity(maps):
-    """Seed 000's ``LogSimilarities.on_epoch_end`` loop on one image's NHWC maps."""
-    preds = []
-    for i in range(maps.shape[3]):
-        preds.append(maps[0, :, :, i])
-    sims = []
-    for i in range(maps.shape[3]):
-        for j in range(i + 1, maps.shape[3]):
-            measure = similarity_multiply(preds[i], preds[j])
-            sims.append(measure)
-    return sum(sims) / len(sims)
+seed000_mean_similarity = seed_on_epoch_end  # seed 000's LogSimilarities loop
 
 
 @pytest.fixture(scope="module")

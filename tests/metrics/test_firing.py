@@ -26,25 +26,7 @@ from convscope.metrics.firing import (
     nearest,
 )
 from convscope.metrics.stats import ChannelStats
-
-
-# -- seed 001, copied verbatim (wrapped as functions over arrays) ------------------------
-def seed_001_class_vs_neurons(X_test, y_test, predict):
-    class_vs_neurons = np.zeros((10, 32))
-    for idx in range(10):
-        class_choice = X_test[y_test == idx]
-        intermediate_output = predict(class_choice)
-        intermediate_output[intermediate_output > 0] = 1.0
-        class_vs_neurons[idx, :] = np.sum(intermediate_output, axis=0) / 1000
-    return class_vs_neurons
-
-
-def seed_001_corr(class_vs_neurons):
-    corr = np.zeros((10, 10))
-    for i in range(10):
-        for j in range(10):
-            corr[i, j] = np.sum(np.absolute(class_vs_neurons[i] - class_vs_neurons[j])) / 32
-    return corr
+from tests.seeds import seed_001_class_vs_neurons, seed_001_corr
 
 
 # -- toy models ------------------------------------------------------------------------
