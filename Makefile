@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install -q --upgrade pip
 	# the CPU wheel first: a bare `torch` requirement would pull a multi-GB CUDA build
 	$(BIN)/python -m pip install -q torch==2.13.0
-	$(BIN)/python -m pip install -q -e '.[keras,onnx,dev]'
+	$(BIN)/python -m pip install -q -e '.[keras,onnx,ray,serve,tensorboard,dev]'
 	touch $(STAMP)
 
 demo: $(STAMP)

@@ -24,6 +24,7 @@ Example:
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -35,6 +36,7 @@ from ..capturing import capture_iter
 from ..errors import ConvscopeError
 from ..metrics.accumulator import Batch
 from ..validation import check_int
+from .device import as_host, device_batches, use_device, view_for
 
 __all__ = ["output_layer", "resolve_one", "scan"]
 
@@ -132,6 +134,11 @@ def scan(
     batch_size: int = 256,
     progress: Progress = False,
     device: Any = None,
+    offset: int = 0,
+    on_device: bool | None = None,
+    amp: bool = False,
+    engine: Callable[[Sequence[Any]], Sequence[Any]] | None = None,
+    results: bool = True,
 ) -> tuple[Any, ...]:
     """Run ``data`` through ``model`` once, feeding every accumulator each batch.
 
@@ -145,7 +152,22 @@ def scan(
         batch_size: images per forward pass (memory bound).
         progress: ``True`` for a progress bar on stderr, or a callable given
             ``(images done, total images or None)`` after each batch.
-        device: torch device to run on (default: where the model is).
+        device: torch device to run on (default: where the model is). On ``"cuda"`` the
+            batches stay on the GPU (see ``on_device``).
+        offset: the position of ``data``'s first image in the whole data set (a shard's
+            start), so accumulators that keep image positions count globally.
+        on_device: keep the maps as tensors on the model's device and let accumulators
+            that take tensors (``accepts_tensors``) reduce them there; the others get
+            numpy copies of their layers only (firing profiles get their per-channel
+            reduction, done on the device). Default: on for a CUDA device. Torch models only.
+        amp: run the forward pass in mixed precision (float16 on CUDA, bfloat16 on the
+            CPU); only on the device path. Moves values by up to ~2 % of a layer's peak:
+            see docs/scaling.md before using it for counts near a threshold.
+        engine: run the pass elsewhere: a callable given fresh copies of the accumulators
+            that returns them fed with the whole data set (:mod:`convscope.engine`'s
+            Ray engine); the results are merged into ``accumulators``.
+        results: return each accumulator's ``result()``; False returns the accumulators
+            themselves (a shard's part, which may have no result of its own).
 
     Returns:
         Each accumulator's ``result()``, in the order given. The accumulators themselves
@@ -167,21 +189,30 @@ def scan(
     if not accumulators:
         raise ConvscopeError("scan needs at least one accumulator to feed")
     batch_size = check_int(batch_size, "batch_size", minimum=1)
+    offset = check_int(offset, "offset", minimum=0)
     adapter = adapter_for(model, device=device)
     bar = None
     start = 0
     try:
+        device_path = engine is None and use_device(adapter, device, on_device, amp)
         per, union, output = _plan(accumulators, adapter.infos(shapes=False))
+        if engine is not None:
+            fed = _run_engine(engine, accumulators)
+            return tuple(acc.result() for acc in fed) if results else fed
         step, bar = _reporter(progress, _total(data))
-        for maps, labels in capture_iter(adapter, data, union, batch_size=batch_size):
+        if device_path:
+            batches = device_batches(adapter, data, union, batch_size, amp)
+        else:
+            batches = capture_iter(adapter, data, union, batch_size=batch_size)
+        for maps, labels in batches:
             n = len(next(iter(maps.values())))
             for acc, names in zip(accumulators, per, strict=True):
                 acc.feed(
                     Batch(
-                        maps={name: maps[name] for name in names},
+                        maps=view_for(acc, {name: maps[name] for name in names}),
                         labels=labels,
-                        output=maps[output] if output is not None else None,
-                        start=start,
+                        output=as_host(maps[output]) if output is not None else None,
+                        start=offset + start,
                     )
                 )
             start += n
@@ -192,4 +223,16 @@ def scan(
         adapter.close()
     if start == 0:
         raise ConvscopeError("the data is empty: no images to scan")
-    return tuple(acc.result() for acc in accumulators)
+    return tuple(acc.result() for acc in accumulators) if results else tuple(accumulators)
+
+
+def _run_engine(
+    engine: Callable[[Sequence[Any]], Sequence[Any]], accumulators: Sequence[Any]
+) -> tuple:
+    """Let ``engine`` feed fresh copies; merge what it returns into ``accumulators``."""
+    fed = list(engine([copy.deepcopy(acc) for acc in accumulators]))
+    if len(fed) != len(accumulators):
+        raise ConvscopeError(f"the engine returned {len(fed)} accumulators for {len(accumulators)}")
+    for acc, done in zip(accumulators, fed, strict=True):
+        acc.merge(done)
+    return tuple(accumulators)

@@ -22,8 +22,12 @@ VERB_MODULES = [
     "convscope.cli.train_verbs",
     "convscope.cli.similarity_verbs",
     "convscope.cli.firing_verbs",
+    "convscope.cli.atlas_verbs",
     "convscope.cli.report_verbs",
+    "convscope.cli.maps_verbs",
+    "convscope.cli.prune_verbs",
     "convscope.cli.backend_verbs",
+    "convscope.cli.serve_verbs",
 ]
 
 

@@ -13,7 +13,7 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConvscopeError
-from ._common import add_model_data_args, load_model_and_data, parse_layers
+from ._common import add_model_data_args, load_model_and_data, parse_layers, run_seed_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -51,6 +51,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--top", type=int, default=3, help="nearest classes printed per class")
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
     p.add_argument("--out", help="output folder (default: RUN/classes or ./classes)")
+    add_engine_args(p)
     p.set_defaults(func=_classes)
 
     p = sub.add_parser(
@@ -73,7 +74,90 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
     p.add_argument("--out", help="also write stats.json into this folder")
+    add_engine_args(p)
     p.set_defaults(func=_stats)
+
+
+def add_engine_args(p: argparse.ArgumentParser) -> None:
+    """``--engine``, ``--address``, ``--workers`` and ``--device``: where the data-set pass runs.
+
+    Example:
+        >>> p = argparse.ArgumentParser(); add_engine_args(p)
+        >>> a = p.parse_args(["--engine", "ray", "--workers", "2"])
+        >>> a.engine, a.workers, a.address, a.device
+        ('ray', 2, None, None)
+    """
+    p.add_argument(
+        "--engine",
+        choices=["local", "ray"],
+        default="local",
+        help="run the data-set pass in this process (local) or on Ray, shard by shard "
+        "(needs pip install 'convscope[ray]')",
+    )
+    p.add_argument(
+        "--address",
+        help="Ray cluster to join: auto or HOST:PORT (default: start a local Ray)",
+    )
+    p.add_argument(
+        "--workers", type=int, default=2, help="local Ray workers (CPUs) to start (default 2)"
+    )
+    p.add_argument(
+        "--device",
+        help="torch device for the pass, e.g. cuda: batches and maps stay on the GPU",
+    )
+
+
+def prepare_engine(args: argparse.Namespace, model: Any, meta: Any, data: Any) -> tuple[Any, Any]:
+    """The model on ``--device`` and the ``engine`` hook for ``scan`` (None: this process).
+
+    Raises:
+        ConvscopeError: --address without --engine ray, a bad worker count,
+            a device torch cannot use, or no Ray installed (the message says how).
+    """
+    from ..engine import DataSpec, RayEngine, require_ray
+
+    if args.device:
+        model = _on_device(model, args.device)
+    if args.engine != "ray":
+        if args.address:
+            raise ConvscopeError("--address needs --engine ray")
+        return model, None
+    require_ray()
+    if args.workers < 1:
+        raise ConvscopeError(f"--workers must be >= 1, got {args.workers}")
+    spec = args.model_path or args.model
+    x, y = data.split(args.split)
+    name = args.data or (meta.dataset if meta is not None else data.name)
+    if str(name).startswith("folder:"):  # the files are on this machine: ship the arrays
+        source: Any = (x, y)
+    else:
+        seed = args.seed if args.seed is not None else run_seed_of(spec)
+        source = DataSpec(name, args.split, args.data_dir, seed, tuple(x.shape[1:]))
+    engine = RayEngine(
+        spec, source, args.workers, args.address, batch_size=args.batch_size,
+        device=args.device, progress=True,
+    )  # fmt: skip
+    return model, engine
+
+
+def _on_device(model: Any, device: str) -> Any:
+    """Move a torch model to ``device``; refuse what cannot go there."""
+    import torch
+
+    from ..adapters import adapter_for
+
+    with adapter_for(model) as adapter:
+        module = adapter.torch_module
+    if module is None:
+        raise ConvscopeError(
+            "--device takes torch models; Keras and ONNX models run where their backend runs them"
+        )
+    if str(device).startswith("cuda") and not torch.cuda.is_available():
+        raise ConvscopeError(f"--device {device}: CUDA is not available on this machine")
+    try:
+        return module.to(device)
+    except (RuntimeError, ValueError) as exc:
+        raise ConvscopeError(f"--device {device}: {exc}") from None
 
 
 def _out_dir(args: argparse.Namespace, default_name: str) -> Path:
@@ -87,12 +171,14 @@ def _out_dir(args: argparse.Namespace, default_name: str) -> Path:
 
 def _classes(args: argparse.Namespace) -> int:
     from .._io import write_text
+    from ..analysis import resolve_one, scan
     from ..analysis.firing import (
+        FiringAccumulator,
+        check_reduce,
         check_threshold,
         class_distance,
         default_layer,
         nearest,
-        profile,
     )
 
     check_threshold(args.threshold)
@@ -103,15 +189,17 @@ def _classes(args: argparse.Namespace) -> int:
     if y is None or len(y) == 0:
         raise ConvscopeError(f"the {args.split} split of {data.name} has no labelled images")
     names = list(data.class_names) or (list(meta.class_names) if meta is not None else [])
-    prof = profile(
-        model,
-        (x, y),
-        parse_layers(args.layer) if args.layer is not None else default_layer(model),
-        threshold=args.threshold,
-        reduce=args.reduce,
-        batch_size=args.batch_size,
-        num_classes=len(names) or None,
+    model, engine = prepare_engine(args, model, meta, data)
+    layer = parse_layers(args.layer) if args.layer is not None else default_layer(model)
+    acc = FiringAccumulator(
+        len(names) or None,
+        args.threshold,
+        check_reduce(args.reduce),
+        layer=resolve_one(model, layer, "classes"),
         class_names=names or None,
+    )
+    (prof,) = scan(
+        model, (x, y), acc, batch_size=args.batch_size, device=args.device, engine=engine
     )
     names = prof.class_names
     dist = class_distance(prof, metric=args.metric)
@@ -183,22 +271,18 @@ def _ranking_figure(
 
 def _stats(args: argparse.Namespace) -> int:
     from .._io import write_json
-    from ..analysis.stats import channel_stats
+    from ..analysis import scan
     from ..metrics.firing import check_threshold
+    from ..metrics.stats import ChannelStats
 
     check_threshold(args.threshold)
     if args.similarity_samples < 0:
         raise ConvscopeError(f"--similarity-samples must be >= 0, got {args.similarity_samples}")
-    model, _meta, data = load_model_and_data(args)
+    model, meta, data = load_model_and_data(args)
     x, _y = data.split(args.split)
-    stats = channel_stats(
-        model,
-        x,
-        layers=parse_layers(args.layers),
-        threshold=args.threshold,
-        batch_size=args.batch_size,
-        similarity_samples=args.similarity_samples,
-    )
+    model, engine = prepare_engine(args, model, meta, data)
+    acc = ChannelStats(args.threshold, args.similarity_samples, layers=parse_layers(args.layers))
+    (stats,) = scan(model, x, acc, batch_size=args.batch_size, device=args.device, engine=engine)
     print(f"{len(x)} {args.split} images of {data.name}, a channel fires above {args.threshold:g}")
     print(format_stats_table(stats))
     if args.out:
