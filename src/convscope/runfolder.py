@@ -13,6 +13,7 @@ Layout::
       history.json        per-epoch numbers; history.csv the same as a table
       evaluation.json     the run's own evaluation (test split of its data and seed)
       predictions.npz     its predictions
+      epoch_maps.npz      the similarity tracker's probe maps at chosen epochs
       evaluations/        every other evaluation asked for, one folder per request
       report/             the HTML report
 
@@ -51,6 +52,7 @@ class RunFolder:
     PREDICTIONS = "predictions.npz"
     EVALUATIONS = "evaluations"
     REPORT = "report"
+    EPOCH_MAPS = "epoch_maps.npz"
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -86,6 +88,12 @@ class RunFolder:
     def history_csv(self) -> Path:
         """``history.csv``."""
         return self.path / self.HISTORY_CSV
+
+    @property
+    def epoch_maps(self) -> Path:
+        """``epoch_maps.npz``: one probe image's maps of the tracked layer at chosen epochs
+        (written by :class:`convscope.train.SimilarityTracker`; numpy arrays, no pickle)."""
+        return self.path / self.EPOCH_MAPS
 
     @property
     def report_dir(self) -> Path:

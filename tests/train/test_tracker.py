@@ -116,3 +116,75 @@ def test_dead_channels_are_left_out_and_counted_unless_asked():
         logs["similarity"] == pytest.approx(expected, abs=1e-9) and logs["similarity"] != seed_like
     )
     assert logs["similarity/c/excluded"] == 1.0
+
+
+def test_kept_maps_stay_bounded_and_keep_first_and_last():
+    from convscope.train.tracker import _KeptMaps
+
+    kept = _KeptMaps()
+    for epoch in range(12):
+        kept.add(epoch, np.full((2, 3, 3), epoch, np.float32), epoch / 10, budget=8)
+        assert len(kept.epochs) <= 8 and kept.epochs[0] == 0 and kept.epochs[-1] == epoch
+    assert [e + 1 for e in kept.epochs] == [1, 3, 5, 7, 9, 11, 12]
+    assert [float(m[0, 0, 0]) for m in kept.maps] == kept.epochs  # each map from its epoch
+    long = _KeptMaps()
+    for epoch in range(1000):
+        long.add(epoch, np.zeros((1, 1, 1)), 0.0, budget=6)
+    assert len(long.epochs) <= 6 and long.epochs[0] == 0 and long.epochs[-1] == 999
+    restored = _KeptMaps.from_state(kept.state())
+    assert restored.epochs == kept.epochs and restored.stride == kept.stride
+    np.testing.assert_array_equal(np.stack(restored.maps), np.stack(kept.maps))
+
+
+def test_tracker_writes_the_probe_maps_across_epochs(tiny_data, tmp_path):
+    from convscope.runfolder import RunFolder
+    from convscope.train.tracker import load_epoch_maps
+
+    class Recorder(cs.train.Callback):
+        """The probe's conv2d_1 maps at every epoch end, captured independently."""
+
+        maps: list = []
+
+        def on_epoch_end(self, epoch, logs, model):
+            probe = tiny_data.x_val[:1]
+            self.maps.append(cs.capture(model, probe, layers=["conv2d_1"])["conv2d_1"][0])
+
+    model = cs.models.build("mnist_convnet")
+    tracker = cs.train.SimilarityTracker(layers="conv", probe=4, out=tmp_path, keep_maps=2)
+    recorder = Recorder()
+    history = cs.train.fit(
+        model, tiny_data, epochs=3, callbacks=[tracker, recorder], out=tmp_path, progress=False
+    ).history
+    assert RunFolder(tmp_path).epoch_maps.is_file()
+    kept = load_epoch_maps(tmp_path)  # a run folder or the file; no pickle
+    assert kept.layer == "conv2d_1" and kept.metric == "multiply"
+    assert kept.epochs.tolist() == [1, 3] and kept.maps.shape == (2, 64, 11, 11)
+    assert kept.values.tolist() == [history["similarity/conv2d_1"][k] for k in (0, 2)]
+    np.testing.assert_array_equal(kept.image, tracker.probe_images_[0])
+    np.testing.assert_allclose(kept.maps, np.stack([recorder.maps[0], recorder.maps[2]]), atol=1e-6)
+    assert load_epoch_maps(tmp_path / "nothing-here") is None
+    (tmp_path / "bad.npz").write_bytes(b"not an archive")
+    with pytest.raises(cs.errors.FormatError, match="bad.npz"):
+        load_epoch_maps(tmp_path / "bad.npz")
+    with pytest.raises(ConvscopeError, match="keep_maps"):
+        cs.train.SimilarityTracker(keep_maps=1).on_train_begin(model, tiny_data)
+
+
+def test_kept_maps_invariants_for_any_budget_and_run_length():
+    from hypothesis import given, settings
+    from hypothesis import strategies as st
+
+    from convscope.train.tracker import _KeptMaps
+
+    @settings(max_examples=60, deadline=None)
+    @given(budget=st.integers(2, 12), epochs=st.integers(1, 300))
+    def check(budget, epochs):
+        kept = _KeptMaps()
+        for epoch in range(epochs):
+            kept.add(epoch, np.zeros((1, 1, 1), np.float32), float(epoch), budget)
+            assert len(kept.epochs) <= budget
+            assert kept.epochs[0] == 0 and kept.epochs[-1] == epoch
+            assert kept.epochs == sorted(set(kept.epochs))
+            assert kept.values == [float(e) for e in kept.epochs]
+
+    check()

@@ -19,9 +19,28 @@ if TYPE_CHECKING:  # pragma: no cover
 GAP_RGB = (255, 255, 255)
 GAP_RGBA = (255, 255, 255, 255)
 EMPTY_RGB = (235, 235, 235)
-WRONG = "#d62728"
 MAX_W_IN = 14.0
 MAX_H_IN = 40.0
+
+OKABE_ITO = (
+    "#0072B2",  # blue
+    "#E69F00",  # orange
+    "#009E73",  # bluish green
+    "#CC79A7",  # reddish purple
+    "#56B4E9",  # sky blue
+    "#D55E00",  # vermillion
+    "#F0E442",  # yellow
+    "#000000",  # black
+)
+"""Okabe & Ito's colour-blind-safe palette: every line and frame colour comes from it."""
+WRONG = "#D55E00"
+"""Vermillion: misclassified examples (readable for red-green colour-blind readers)."""
+FRAME = "#D55E00"
+"""Frames around chosen channels and groups (drawn with a white inner line)."""
+MAPS_CMAP = "viridis"
+"""Feature maps: perceptual, monotonic in lightness (never jet)."""
+HEAT_CMAP = "inferno"
+"""Heat maps over an input image: black (silent) to bright yellow (strongest)."""
 
 
 def new_figure(width: float, height: float, dpi: float = 100) -> Figure:
@@ -33,7 +52,10 @@ def new_figure(width: float, height: float, dpi: float = 100) -> Figure:
     """
     from matplotlib.figure import Figure
 
-    return Figure(figsize=(max(float(width), 1.0), max(float(height), 0.5)), dpi=dpi)
+    from ._canvas import attach_canvas
+
+    fig = Figure(figsize=(max(float(width), 1.0), max(float(height), 0.5)), dpi=dpi)
+    return attach_canvas(fig)
 
 
 def get_cmap(name: Any) -> Any:
@@ -49,7 +71,7 @@ def get_cmap(name: Any) -> Any:
     try:
         return matplotlib.colormaps[name]
     except KeyError:
-        common = ["viridis", "gray", "binary", "jet", "magma", "bwr", "RdBu_r", "Blues"]
+        common = ["viridis", "magma", "inferno", "cividis", "gray", "binary", "RdBu_r", "Blues"]
         raise UnknownNameError(
             "colour map", [name], common + ["... (matplotlib.colormaps)"]
         ) from None
@@ -86,12 +108,17 @@ def to_uint8(fig: Figure) -> np.ndarray:
 def save(fig: Figure, path: str | os.PathLike, **kwargs: Any) -> Path:
     """Save ``fig`` atomically (format from the suffix) via :func:`convscope._io.save_figure`.
 
+    The figure is drawn once: convscope figures are laid out to their own size, so no
+    tight bounding box (which draws every figure twice) is asked for unless you pass
+    ``bbox_inches="tight"``.
+
     Example:
         >>> import tempfile, pathlib
         >>> p = save(new_figure(2, 2), pathlib.Path(tempfile.mkdtemp()) / "f.png")
         >>> p.suffix
         '.png'
     """
+    kwargs.setdefault("bbox_inches", None)
     return save_figure(fig, path, **kwargs)
 
 
@@ -157,19 +184,27 @@ def text_colors(rgb_patches: np.ndarray) -> list[str]:
 def frames(
     ax: Axes,
     rects: Sequence[tuple[float, float, float, float]],
-    color: str = WRONG,
+    color: str = FRAME,
     linewidth: float = 2.0,
 ) -> None:
-    """Draw rectangle outlines ``(x, y, w, h)`` in data coordinates as one collection."""
+    """Draw rectangle outlines ``(x, y, w, h)`` in data coordinates as one collection.
+
+    Each outline has a white halo, so it reads on dark and bright colours alike.
+    """
     if not len(rects):
         return
+    import matplotlib.patheffects as pe
     from matplotlib.collections import PatchCollection
     from matplotlib.patches import Rectangle
 
     patches = [Rectangle((x, y), w, h) for x, y, w, h in rects]
-    ax.add_collection(
-        PatchCollection(patches, facecolor="none", edgecolor=color, linewidth=linewidth, zorder=5)
+    collection = PatchCollection(
+        patches, facecolor="none", edgecolor=color, linewidth=linewidth, zorder=5
     )
+    collection.set_path_effects(
+        [pe.Stroke(linewidth=linewidth + 2, foreground="white"), pe.Normal()]
+    )
+    ax.add_collection(collection)
 
 
 def class_name(i: int, class_names: Sequence[str] | None) -> str:

@@ -1,50 +1,22 @@
-"""Seed 003's conv kernels as heat maps centred on zero."""
+"""Seed 003's conv kernels: heat maps centred on zero, or RGB patches for colour inputs."""
 
 from __future__ import annotations
 
-import math
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.ma as ma
 
 from ..errors import ShapeError
 from ..validation import check_int
-from . import _fig
-from ._tiles import as_array, finite, grid, grid_shape
+from . import _canvas, _fig, _heat, _pixels
+from ._layout import TITLE_PT, TITLE_PX
+from ._tiles import as_array, finite, grid_shape
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 
-def kernels(
-    weights: Any,
-    in_channel: int = 0,
-    max_kernels: int = 64,
-    annotate: bool | None = None,
-    cols: int | None = 8,
-    cmap: Any = "bwr",
-    fmt: str | None = None,
-    title: str | None = None,
-) -> Figure:
-    """Seed 003's conv weights as heat maps, colours centred on zero (``bwr``: 0 is white).
-
-    Args:
-        weights: torch layout ``(out, in, kh, kw)``; ``(out, kh, kw)`` and ``(kh, kw)`` also work.
-        in_channel: which input channel's slice to show.
-        max_kernels: draw the first this many output channels.
-        annotate: print the values; default when kernels are at most 5x5 and at most 64.
-        fmt: number format for the values (default ``.2f``, ``.1f`` when cells are small).
-
-    Returns:
-        A figure whose image uses ``vmin = -vmax = -max|w|`` and has a colour bar.
-
-    Example:
-        >>> fig = kernels(np.random.randn(32, 1, 3, 3))
-        >>> im = fig.axes[0].images[0]
-        >>> im.norm.vmin == -im.norm.vmax
-        True
-    """
+def _as_oihw(weights: Any) -> np.ndarray:
     w = as_array(weights, "weights")
     if w.ndim == 2:
         w = w[None, None]
@@ -52,70 +24,125 @@ def kernels(
         w = w[:, None]
     if w.ndim != 4 or min(w.shape) == 0:
         raise ShapeError(f"weights: expected torch layout (out, in, kh, kw), got {w.shape}")
-    out_c, in_c, kh, kw = w.shape
+    return finite(w, "weights").astype(np.float64)
+
+
+def _mode(in_channel: int | str | None, in_c: int) -> int | str:
+    """``"rgb"`` or the input channel to show (checked)."""
+    if in_channel is None:
+        return "rgb" if in_c == 3 else 0
+    if in_channel == "rgb":
+        if in_c != 3:
+            raise ShapeError(f"in_channel='rgb' needs 3 input channels; the weights have {in_c}")
+        return "rgb"
     if not -in_c <= check_int(in_channel, "in_channel") < in_c:
         raise ShapeError(
-            f"in_channel {in_channel} out of range: weights {w.shape} have {in_c} input channels"
+            f"in_channel {in_channel} out of range: the weights have {in_c} input channels"
         )
+    return int(in_channel) % in_c
+
+
+def _kernel_cells(sel: np.ndarray, mode: int | str, vmax: float, cmap: Any) -> np.ndarray:
+    """RGBA cells ``(count, kh, kw, 4)``: RGB patches, or the diverging colour of each weight."""
+    if mode == "rgb":
+        rgb = np.clip(0.5 + sel.transpose(0, 2, 3, 1) / (2 * vmax), 0.0, 1.0)
+        out = np.empty(rgb.shape[:3] + (4,), np.uint8)
+        out[..., :3] = np.round(rgb * 255)
+        out[..., 3] = 255
+        return out
+    return _fig.colorize((sel + vmax) / (2 * vmax), cmap, rgba=True)
+
+
+def _value_texts(sel: np.ndarray, fmt: str) -> np.ndarray:
+    """Each weight as short text: ``.31``, ``-.05`` (a leading zero dropped to fit the cell)."""
+
+    def short(v: float) -> str:
+        text = format(v, fmt)
+        text = text.replace("0.", ".", 1) if text.lstrip("-").startswith("0.") else text
+        return text.replace("-", "\u2212")
+
+    return np.vectorize(short, otypes=[object])(sel)
+
+
+def kernels(
+    weights: Any,
+    in_channel: int | str | None = None,
+    max_kernels: int = 64,
+    annotate: bool | None = None,
+    cols: int | None = 8,
+    cmap: Any = "RdBu_r",
+    fmt: str | None = None,
+    title: str | None = None,
+) -> Figure:
+    """Seed 003's conv weights as heat maps, colours centred on zero (0 is white).
+
+    Kernels of colour inputs (3 input channels) are drawn as RGB patches by default,
+    ``0.5 + w / (2 max|w|)`` per colour, so a filter's colour preference shows and grey
+    means 0 (as AlexNet's first-layer filters are usually shown). One image, drawn once.
+
+    Args:
+        weights: torch layout ``(out, in, kh, kw)``; ``(out, kh, kw)`` and ``(kh, kw)`` also work.
+        in_channel: which input channel's slice to show; ``"rgb"`` for the colour
+            patches; default ``"rgb"`` for 3 input channels, else channel 0.
+        max_kernels: draw the first this many output channels.
+        annotate: print the values; default when kernels are at most 5x5 and at most 64
+            (never on RGB patches).
+        fmt: number format for the values (default ``.2f``).
+
+    Returns:
+        A figure; heat maps use one scale from ``-max|w|`` to ``max|w|``, in the colour bar.
+
+    Example:
+        >>> fig = kernels(np.random.randn(32, 1, 3, 3))
+        >>> fig.texts[-1].get_text()
+        'kernels 32×1×3×3 · input channel 0 of 1'
+    """
+    w = _as_oihw(weights)
+    out_c, in_c, kh, kw = w.shape
+    mode = _mode(in_channel, in_c)
     count = min(out_c, check_int(max_kernels, "max_kernels", minimum=1))
-    sel = finite(w[:count, in_channel], "weights").astype(np.float64)
-    vmax = float(np.abs(sel).max())
-    if vmax <= 0:
-        vmax = 1.0
-    rows, cols = grid_shape(count, cols)
-    gy, gx = max(1, round(kh * 0.34)), max(1, math.ceil(kw * 0.2))
-    data = grid(sel, cols=cols, gap=(gy, gx), fill=0.0)
-    mask = ~grid(np.ones(sel.shape, bool), cols=cols, gap=(gy, gx), fill=False)
-    width = float(np.clip(cols * 1.2, 3.0, 12.0))
-    img_w, img_h = data.shape[1], data.shape[0] + gy
-    fw, fh, img_in = _fig.fit_size(img_w, img_h, width + 0.9, extra_h=0.6, extra_w=1.1)
-    fig = _fig.new_figure(fw, fh)
-    img_h_in = img_in * img_h / img_w
-    ax = _fig.image_axes(fig, 0.1, 0.1, img_in, img_h_in)
-    lut = _fig.get_cmap(cmap).with_extremes(bad=(0.93, 0.93, 0.93))
-    im = _fig.show_image(ax, ma.masked_array(data, mask), cmap=lut, vmin=-vmax, vmax=vmax)
-    ax.set_ylim(data.shape[0] - 0.5, -gy - 0.5)
-    ax.set_xlim(-0.5, data.shape[1] - 0.5)
-    px_in = img_in / img_w
-    lab = _fig.font_for(px_in * gy, lo=4.5, hi=9.0, frac=0.75)
-    for k in range(count):
-        r, c = divmod(k, cols)
-        ax.text(
-            c * (kw + gx) + (kw - 1) / 2,
-            r * (kh + gy) - 0.5 - gy / 2,
-            f"#{k}",
-            ha="center",
-            va="center",
-            fontsize=lab,
-        )
+    sel = w[:count] if mode == "rgb" else w[:count, mode]
+    vmax = float(np.abs(sel).max()) or 1.0
     if annotate is None:
         annotate = kh <= 5 and kw <= 5 and count <= 64
-    if annotate:
-        size = _fig.font_for(px_in, lo=3.0, hi=9.0, frac=0.3)
-        if fmt is None:
-            fmt = ".2f" if px_in * 72 >= 26 else ".1f"
-        kidx, ii, jj = np.unravel_index(np.arange(count * kh * kw), (count, kh, kw))
-        ys = (kidx // cols) * (kh + gy) + ii
-        xs = (kidx % cols) * (kw + gx) + jj
-        vals = sel.reshape(-1)
-        for x, y, v in zip(xs, ys, vals, strict=False):
-            ax.text(
-                x,
-                y,
-                format(v, fmt),
-                ha="center",
-                va="center",
-                fontsize=size,
-                color="white" if abs(v) > 0.6 * vmax else "black",
-            )
-    cax = fig.add_axes(
-        ((img_in + 0.3) / fw, 0.1 / fh + 0.1 * img_h_in / fh, 0.15 / fw, 0.8 * img_h_in / fh)
+    annotate = bool(annotate) and mode != "rgb"
+    cell = 36 if annotate else int(np.clip(round(72 / max(kh, kw)), 3, 24))
+    cells = _kernel_cells(sel, mode, vmax, cmap)
+    texts = _value_texts(sel, fmt or ".2f") if annotate else None
+    rows, cols = grid_shape(count, cols)
+    gap, label = max(8, cell // 2), 16
+    bw, bh = kw * cell, kh * cell
+    bar = (
+        None
+        if mode == "rgb"
+        else _heat.colorbar(cmap, -vmax, vmax, rows * (bh + label + gap) - gap - label)
     )
-    fig.colorbar(im, cax=cax)
-    cax.tick_params(labelsize=8)
-    if title is None:
-        title = f"kernels {kh}x{kw}, input channel {in_channel % in_c}" + (
-            f" (first {count} of {out_c})" if count < out_c else ""
+    width = cols * (bw + gap) + 8 + (bar.shape[1] + 40 if bar is not None else 0)
+    height = (
+        TITLE_PX + max(rows * (bh + label + gap), label + (0 if bar is None else bar.shape[0])) + 4
+    )
+    canvas = _pixels.blank(height, max(width, 300))
+    for k in range(count):
+        r, c = divmod(k, cols)
+        x, y = 8 + c * (bw + gap), TITLE_PX + r * (bh + label + gap)
+        _pixels.draw_text(canvas, x + bw / 2, y, str(k), 11, align="center")
+        block = _heat.heat_image(
+            cells[k], cell, texts=None if texts is None else texts[k], text_size=12
         )
-    fig.text(0.5, 1 - 0.08 / fh, title, ha="center", va="top", fontsize=11)
-    return fig
+        _pixels.paste(canvas, block, x, y + label)
+    if bar is not None:
+        _pixels.paste(canvas, bar, cols * (bw + gap) + 16, TITLE_PX + label)
+    if bar is not None:
+        tw, th = _pixels.text_size("weight", 11)
+        _pixels.draw_text(canvas, canvas.shape[1] - th - 6, TITLE_PX + label + bar.shape[0] / 2 - tw / 2,
+                          "weight", 11, rotate=True)  # fmt: skip
+    if title is None:
+        what = (
+            "RGB patches: 0.5 + w / (2·max|w|), grey = 0"
+            if mode == "rgb"
+            else f"input channel {mode} of {in_c}"
+        )
+        title = f"kernels {out_c}×{in_c}×{kh}×{kw} · {what}" + (
+            f" · first {count} of {out_c}" if count < out_c else ""
+        )
+    return _canvas.titled_figure(canvas, title, TITLE_PT)

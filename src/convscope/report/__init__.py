@@ -2,10 +2,11 @@
 
 ``build_report`` scans the data once (data -> capture -> every metric's accumulator),
 then each section of :mod:`convscope.report.sections` computes its result, draws its
-figures and writes its part of ``OUT/index.html`` (self-contained: inline CSS, no
-scripts, figures in ``OUT/figures/``); ``OUT/metrics.json`` holds every number the page
-shows, under stable keys. It only assembles: numbers come from :mod:`convscope.metrics`,
-pictures from :mod:`convscope.render`.
+figures (each once; line charts as SVG) and renders its Jinja2 template into
+``OUT/index.html`` (no scripts; one stylesheet in ``OUT/static/``; figures in
+``OUT/figures/``, each with its size and ``loading="lazy"``); ``OUT/metrics.json``
+holds every number the page shows, under stable keys. It only assembles: numbers come
+from :mod:`convscope.metrics`, pictures from :mod:`convscope.render`.
 
 Example:
     >>> import dataclasses, tempfile, convscope as cs

@@ -1,99 +1,94 @@
-"""A small, dependency-free HTML page builder; every text it is given is escaped."""
+"""The report's HTML, from Jinja2 templates shipped in the package (autoescaped).
+
+``templates/base.html`` is the page layout (header, banners, a collapsible table of
+contents, the main column); ``templates/report.html`` extends it with the sections, each
+drawn by ``templates/sections/<name>.html`` from a small view its section module builds.
+The live explorer (``convscope serve``) extends the same base. Pages have no scripts:
+tabs are radio buttons styled in ``static/report.css``, "click to enlarge" is a link to
+the image itself, so the page reads the same under a strict Content-Security-Policy.
+
+Example:
+    >>> str(render_string("{{ x }}", x="<b>"))
+    '&lt;b&gt;'
+"""
 
 from __future__ import annotations
 
-import html
-from collections.abc import Iterable, Sequence
+import functools
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
 from typing import Any
 
-CSS = """
-:root { --fg:#1d2330; --muted:#5b6474; --line:#dfe3ea; --accent:#2f6fdf; --bg:#f7f8fa; }
-* { box-sizing: border-box; }
-body { margin:0; font:15px/1.5 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif; color:var(--fg); background:var(--bg); }
-header { background:#1d2330; color:#fff; padding:18px 28px; }
-header h1 { margin:0; font-size:22px; } header p { margin:4px 0 0; color:#c9d1e0; }
-.layout { display:flex; align-items:flex-start; }
-nav { position:sticky; top:0; width:220px; flex:none; padding:18px 12px 18px 24px; max-height:100vh; overflow:auto; }
-nav a { display:block; color:var(--muted); text-decoration:none; padding:3px 0; font-size:14px; }
-nav a:hover { color:var(--accent); }
-main { flex:1; min-width:0; padding:8px 28px 48px 12px; max-width:1200px; }
-section { background:#fff; border:1px solid var(--line); border-radius:8px; padding:6px 22px 18px; margin:16px 0; }
-h2 { font-size:19px; border-bottom:1px solid var(--line); padding-bottom:6px; }
-h3 { font-size:16px; margin-top:22px; }
-figure { margin:12px 0; } figure img { max-width:100%; height:auto; border:1px solid var(--line); }
-figcaption { color:var(--muted); font-size:13px; }
-table { border-collapse:collapse; font-size:13.5px; margin:8px 0; }
-th, td { border-bottom:1px solid var(--line); padding:4px 10px; text-align:left; vertical-align:top; }
-th { background:#f0f2f6; } td.num, th.num { text-align:right; font-variant-numeric:tabular-nums; }
-.kpis { display:flex; flex-wrap:wrap; gap:12px; margin:10px 0; }
-.kpi { border:1px solid var(--line); border-radius:6px; padding:8px 14px; min-width:140px; }
-.kpi b { display:block; font-size:20px; } .kpi span { color:var(--muted); font-size:12.5px; }
-.note { color:var(--muted); font-size:13.5px; }
-.grid2 { display:grid; grid-template-columns:repeat(auto-fit,minmax(420px,1fr)); gap:12px; }
-code { background:#f0f2f6; padding:1px 4px; border-radius:3px; }
-@media (max-width: 900px) { nav { display:none; } main { padding:8px 12px; } }
-"""
+import jinja2
+from markupsafe import Markup
+
+from .._io import write_text
+
+STATIC_FILES = ("report.css",)
+"""Files of ``templates/static/`` a page links to; :func:`write_static` copies them."""
+STATIC_DIR = "static"
 
 
-def esc(value: Any) -> str:
-    """Escape any value for HTML text or attributes.
+@functools.cache
+def environment() -> jinja2.Environment:
+    """The templates' environment: package loader, autoescape on, undefined names fail."""
+    return jinja2.Environment(
+        loader=jinja2.PackageLoader("convscope.report", "templates"),
+        autoescape=True,
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+
+
+def render(template: str, **context: Any) -> Markup:
+    """Render a template of the package (e.g. ``sections/model.html``) to safe HTML."""
+    return Markup(environment().get_template(template).render(**context))
+
+
+def render_string(source: str, **context: Any) -> Markup:
+    """Render template text with the package's environment (autoescaped)."""
+    return Markup(environment().from_string(source).render(**context))
+
+
+@dataclass(frozen=True)
+class Image:
+    """An image as a page shows it: path, pixel size, what it shows (alt), caption."""
+
+    src: str
+    width: int
+    height: int
+    alt: str
+    caption: str = ""
+
+
+class Figures(dict):
+    """``{figure key: path}`` as sections get it, plus each figure's size in pixels.
 
     Example:
-        >>> esc("<img src=x onerror=alert(1)>")
-        '&lt;img src=x onerror=alert(1)&gt;'
+        >>> figs = Figures({"a": "figures/a.png"}, {"a": (640, 480)})
+        >>> figs.image("a", "its caption", "what it shows").width
+        640
     """
-    return html.escape(str(value), quote=True)
 
+    def __init__(
+        self, paths: Mapping[str, str] = (), sizes: Mapping[str, tuple[int, int]] | None = None
+    ) -> None:
+        super().__init__(paths)
+        self.sizes = dict(sizes or {})
 
-def table(
-    headers: Sequence[str], rows: Iterable[Sequence[Any]], numeric: Sequence[int] = ()
-) -> str:
-    """An HTML table; columns listed in ``numeric`` are right-aligned."""
-    head = "".join(
-        f'<th class="num">{esc(h)}</th>' if k in numeric else f"<th>{esc(h)}</th>"
-        for k, h in enumerate(headers)
-    )
-    body = []
-    for row in rows:
-        cells = "".join(
-            f'<td class="num">{esc(c)}</td>' if k in numeric else f"<td>{esc(c)}</td>"
-            for k, c in enumerate(row)
-        )
-        body.append(f"<tr>{cells}</tr>")
-    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def figure(src: str, caption: str, alt: str | None = None) -> str:
-    """An ``<img>`` with a caption; ``src`` is a relative path next to the page."""
-    return (
-        f'<figure><img src="{esc(src)}" alt="{esc(alt or caption)}">'
-        f"<figcaption>{esc(caption)}</figcaption></figure>"
-    )
-
-
-def kpis(items: Iterable[tuple[str, Any]]) -> str:
-    """A row of big numbers with labels."""
-    cells = "".join(
-        f'<div class="kpi"><b>{esc(v)}</b><span>{esc(k)}</span></div>' for k, v in items
-    )
-    return f'<div class="kpis">{cells}</div>'
-
-
-def para(text: str, cls: str | None = None) -> str:
-    """A paragraph of escaped text."""
-    attr = f' class="{esc(cls)}"' if cls else ""
-    return f"<p{attr}>{esc(text)}</p>"
-
-
-def heading(text: str, level: int = 3) -> str:
-    """An escaped heading."""
-    return f"<h{level}>{esc(text)}</h{level}>"
+    def image(self, key: str, caption: str, alt: str) -> Image:
+        """The :class:`Image` of figure ``key`` (size 0x0 when unknown)."""
+        width, height = self.sizes.get(key, (0, 0))
+        return Image(self[key], int(width), int(height), alt, caption)
 
 
 @dataclass
 class Section:
-    """One section of the page: an id for the table of contents, a title, HTML parts."""
+    """One section of the page: an id for the table of contents, a title, its HTML."""
 
     id: str
     title: str
@@ -103,20 +98,73 @@ class Section:
         self.parts.extend(parts)
         return self
 
+    @property
+    def body(self) -> Markup:
+        return Markup("".join(str(p) for p in self.parts))
 
-def page(title: str, subtitle: str, sections: Sequence[Section]) -> str:
-    """The whole self-contained page: inline CSS, no scripts, no external resources."""
-    toc = "".join(f'<a href="#{esc(s.id)}">{esc(s.title)}</a>' for s in sections)
-    body = "".join(
-        f'<section id="{esc(s.id)}"><h2>{esc(s.title)}</h2>{"".join(s.parts)}</section>'
-        for s in sections
+
+def page(
+    title: str,
+    subtitle: str,
+    sections: Sequence[Section],
+    *,
+    banners: Sequence[str] = (),
+    static: str = STATIC_DIR + "/",
+) -> str:
+    """The whole page: the base layout, the table of contents and every section.
+
+    Args:
+        banners: warnings shown at the top of the page (e.g. untrained weights).
+        static: URL prefix of the stylesheet.
+
+    Example:
+        >>> html = page("t", "s", [Section("a", "A <b>").add("<p>x</p>")], banners=["untrained"])
+        >>> 'href="#a"' in html, "A &lt;b&gt;" in html, 'class="banner"' in html, "<script" in html
+        (True, True, True, False)
+    """
+    return str(
+        render(
+            "report.html",
+            title=title,
+            subtitle=subtitle,
+            sections=sections,
+            banners=list(banners),
+            static=static,
+        )
     )
-    return (
-        "<!DOCTYPE html>\n"
-        '<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{esc(title)}</title><style>{CSS}</style></head><body>"
-        f"<header><h1>{esc(title)}</h1><p>{esc(subtitle)}</p></header>"
-        f'<div class="layout"><nav aria-label="Contents"><b>Contents</b>{toc}</nav>'
-        f"<main>{body}</main></div></body></html>\n"
-    )
+
+
+def write_static(out: str | Path) -> list[Path]:
+    """Copy the stylesheet (and any static file) next to the page, atomically."""
+    folder = resources.files("convscope.report") / "templates" / STATIC_DIR
+    written = []
+    for name in STATIC_FILES:
+        text = (folder / name).read_text(encoding="utf-8")
+        written.append(write_text(Path(out) / STATIC_DIR / name, text))
+    return written
+
+
+def fmt(value: Any, digits: int = 4) -> str:
+    """A number for a table: fixed ``digits`` decimals, ``–`` for None/NaN.
+
+    Example:
+        >>> fmt(0.12345), fmt(float("nan")), fmt(None)
+        ('0.1235', '–', '–')
+    """
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        return "–"
+    return "–" if number != number else f"{number:.{digits}f}"
+
+
+def signed_percent(change: float) -> str:
+    """``−64 %`` / ``+18 %`` (a true minus sign), ``–`` when undefined.
+
+    Example:
+        >>> signed_percent(-0.64), signed_percent(0.18)
+        ('−64 %', '+18 %')
+    """
+    if change != change:
+        return "–"
+    return f"{change * 100:+.0f} %".replace("-", "\u2212")

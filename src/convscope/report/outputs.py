@@ -18,13 +18,13 @@ METRICS_KEYS = {
     "created": "UTC time the report was written (ISO 8601)",
     "model": "arch, params, input_shape, layers [{name, kind, output_shape, params}]",
     "data": "name, split, count, class_names, synthetic",
-    "training": "history {key: [per epoch]} and epochs, or null without a run",
+    "training": "history {key: [per epoch]} and epochs, or null without a run; trends {layer: {first, last, change, spearman_loss, loss_key, excluded_last}}; epoch_maps {layer, epochs, similarity, shape} or null (the tracker's probe maps across epochs, drawn beside the chart)",
     "evaluation": "loss, accuracy, per_class_accuracy {class: acc}, confusion [[counts]]",
     "probes": "indices into the split, labels, predictions",
-    "similarity": "metric, images, layers {name: {mean, std, per_image, channels, most, least, groups, threshold, distinct_maps, effective_rank}}",
+    "similarity": "metric, images, layers {name: {mean, std, per_image, channels, compared, excluded, dead, constant, most {i, j, value, rank, pairs}, least {i, j, value, rank, pairs}, groups, threshold, distinct_maps, effective_rank}}; dead (never firing) and constant channels are left out of mean, std, per_image, pairs, groups, distinct_maps and effective_rank and listed in excluded",
     "firing": "layer, threshold, reduce, class_names, rates [[K x U]], counts, distance [[K x K]], nearest {class: [[other, distance]]}",
     "channels": "{layer: {dead [indices], fire_fraction [per channel], mean_activation [per channel], mean_similarity}}",
-    "figures": "{figure key: path relative to index.html}",
+    "figures": "{figure key: path relative to index.html} (line charts .svg, the rest .png)",
 }
 
 

@@ -66,8 +66,6 @@ def figures(result: ChannelsResult) -> dict[str, Any]:
 
 def html(result: ChannelsResult, paths: dict[str, str]) -> str:
     """A note and one table row per layer."""
-    if not result.layers:
-        return H.para("No conv layers.", "note")
     rows = []
     for name, st in result.layers.items():
         dead = [int(c) for c in st.dead]
@@ -78,19 +76,14 @@ def html(result: ChannelsResult, paths: dict[str, str]) -> str:
                 len(dead),
                 ", ".join(map(str, dead[:20])) + (" …" if len(dead) > 20 else "") or "none",
                 f"{float(np.mean(st.fire_fraction)):.3f}",
-                "-" if st.mean_similarity is None else f"{st.mean_similarity:.4f}",
+                "–" if st.mean_similarity is None else f"{st.mean_similarity:.4f}",
             )
         )
-    headers = [
-        "layer",
-        "channels",
-        "dead",
-        "dead channels",
-        "mean firing fraction",
-        "data-set mean similarity",
-    ]
-    return H.para(
+    headers = ["layer", "channels", "dead", "dead channels", "mean firing fraction",
+               "data-set mean similarity"]  # fmt: skip
+    note = (
         f"Over all {result.count} images of the {result.split} split, in one streaming pass. "
-        "A dead channel never fires (never above 0) on any image.",
-        "note",
-    ) + H.table(headers, rows, numeric=(1, 2, 4, 5))
+        "A dead channel never fires (never above 0) on any image; the similarity means leave "
+        "dead and flat channels out."
+    )
+    return H.render("sections/channels.html", rows=rows, headers=headers, note=note)

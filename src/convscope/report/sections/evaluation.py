@@ -124,35 +124,49 @@ def figures(result: EvaluationResult) -> dict[str, Any]:
     }
 
 
+def _top_confusion(result: EvaluationResult) -> str:
+    cm = np.array(result.confusion, dtype=np.int64)
+    if cm.size == 0:
+        return "no images"
+    off = cm.copy()
+    np.fill_diagonal(off, 0)
+    if off.max() == 0:
+        return "no image is misclassified"
+    t, p = np.unravel_index(int(np.argmax(off)), off.shape)
+    names = result.class_names
+    return f"the most frequent confusion is true {names[t]} predicted as {names[p]} ({off[t, p]} images)"
+
+
 def html(result: EvaluationResult, paths: dict[str, str]) -> str:
     """Key numbers, the per-class table, the confusion matrix and the predictions grid."""
+    figs = paths if isinstance(paths, H.Figures) else H.Figures(paths)
     split, cm = result.split, result.confusion
     rows = [
-        (name, "-" if acc is None else f"{acc:.3f}", int(cm[k].sum()))
+        (name, "–" if acc is None else f"{acc:.3f}", int(cm[k].sum()))
         for k, (name, acc) in enumerate(
             zip(result.class_names, result.per_class_accuracy, strict=True)
         )
     ]
-    return "".join(
-        [
-            H.kpis(
-                [
-                    (f"{split} accuracy", f"{result.accuracy:.4f}"),
-                    (f"{split} loss", f"{result.loss:.4f}"),
-                    ("misclassified", f"{result.misclassified} / {result.count}"),
-                ]
-            ),
-            H.table(["class", "accuracy", "samples"], rows, numeric=(1, 2)),
-            '<div class="grid2">',
-            H.figure(
-                paths["confusion"],
-                "Confusion matrix, row-normalised; counts in the cells (seed 002).",
-            ),
-            H.figure(
-                paths["predictions"],
-                "Examples grouped by predicted class; misclassified ones framed in red with "
-                "their true label (seed 002).",
-            ),
-            "</div>",
-        ]
+    wrong_shown = int((result.example_predictions != result.example_labels).sum())
+    top = _top_confusion(result)
+    kpis = [
+        (f"{split} accuracy", f"{result.accuracy:.4f}"),
+        (f"{split} loss", f"{result.loss:.4f}"),
+        ("misclassified", f"{result.misclassified} / {result.count}"),
+    ]
+    confusion = figs.image(
+        "confusion",
+        f"Confusion matrix, colour by the fraction of each true class, counts in the cells "
+        f"(seed 002); {top}.",
+        f"Confusion matrix: accuracy {result.accuracy:.3f}; {top}.",
     )
+    predictions = figs.image(
+        "predictions",
+        f"Up to {PER_CLASS} examples of each predicted class (rows), in split order; "
+        "misclassified ones framed in vermillion with their true label (seed 002).",
+        f"{wrong_shown} of the {len(result.example_labels)} examples shown are misclassified.",
+    )
+    return H.render(
+        "sections/evaluation.html", kpis=kpis, rows=rows, confusion=confusion,
+        predictions=predictions,
+    )  # fmt: skip

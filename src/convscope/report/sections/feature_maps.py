@@ -1,5 +1,9 @@
 """Feature-maps section: mosaics, belts and overlays of a few probe images (seeds 002-004).
 
+Each probe image gets a tab (no script: the first one shows without any); each layer is
+drawn once, as a mosaic, the first one open and the others folded in ``<details>``; the
+overlay of the last conv layer and the belts of every layer are folded too.
+
 Example:
     >>> import numpy as np
     >>> maps = {"conv": np.random.default_rng(0).random((1, 4, 6, 6), dtype=np.float32)}
@@ -7,6 +11,8 @@ Example:
     ...                  labels=[1], predictions=[0], class_names=["a", "b"], split="test")
     >>> result.to_json()["probes"], sorted(figures(result))
     ({'indices': [7], 'labels': [1], 'predictions': [0]}, ['belt_7', 'mosaic_7_conv', 'overlay_7_conv', 'samples_grid'])
+    >>> "image 7" in html(result, {k: k + ".png" for k in figures(result)})
+    True
 """
 
 from __future__ import annotations
@@ -85,76 +91,128 @@ def compute(
     )
 
 
-def _shown(result: FeatureMapsResult) -> tuple[str, str]:
-    """The layer of the samples grid (first conv) and of the overlays (last conv)."""
-    names = list(result.maps)
-    convs = result.convs or (names[0], names[-1])
-    return convs[0], convs[-1]
+SEED_003_LAYERS = 3
+"""Seed 003 looks at its samples after conv 1, the pool and conv 2: the first three layers."""
+
+
+def _overlay_layer(result: FeatureMapsResult) -> str:
+    """The layer drawn over the input: the last conv layer (seed 000's), else the last one."""
+    return (result.convs or tuple(result.maps))[-1]
+
+
+def _sample_key(k: int, name: str) -> str:
+    return "samples_grid" if k == 0 else f"samples_grid_{name}"
 
 
 def figures(result: FeatureMapsResult) -> dict[str, Any]:
-    """``samples_grid``, then per probe ``belt_I``, ``mosaic_I_LAYER``, ``overlay_I_LAYER``."""
+    """``samples_grid`` (and ``samples_grid_LAYER`` for seed 003's next layers), ``belt_I``
+    of the first probe (seed 004: every layer once more, so only for one image), then per
+    probe ``mosaic_I_LAYER`` and ``overlay_I_LAYER``."""
     if not result.maps:
         return {}
-    first, last = _shown(result)
-    out = {
-        "samples_grid": render.samples_grid(
-            result.images,
-            result.maps[first],
-            np.asarray(result.labels),
-            np.asarray(result.predictions),
-            cols=8,
-            class_names=list(result.class_names),
-        )
-    }
+    out = {}
+    labels, predictions = np.asarray(result.labels), np.asarray(result.predictions)
+    for k, name in enumerate(list(result.maps)[:SEED_003_LAYERS]):
+        out[_sample_key(k, name)] = render.samples_grid(
+            result.images, result.maps[name], labels, predictions, cols=8,
+            class_names=list(result.class_names), title=f"{name} maps of the probe images",
+        )  # fmt: skip
+    last = _overlay_layer(result)
     for p, index in enumerate(result.indices):
-        out[f"belt_{index}"] = render.belt(result.maps, image_index=p)
         for name, layer_maps in result.maps.items():
-            out[f"mosaic_{index}_{name}"] = render.mosaic(
-                layer_maps, image_index=p, title=f"{name} · image {index}"
-            )
+            out[f"mosaic_{index}_{name}"] = render.mosaic(layer_maps, image_index=p)
         out[f"overlay_{index}_{last}"] = render.overlay(result.images[p], result.maps[last][p])
+    out[f"belt_{result.indices[0]}"] = render.belt(result.maps, image_index=0)
     return out
 
 
+def _flat(chw: np.ndarray) -> int:
+    return len(render.flat_channels(chw))  # the maps the mosaic hatches
+
+
+def _strongest(chw: np.ndarray) -> tuple[int, float]:
+    peaks = chw.reshape(len(chw), -1).max(axis=1)
+    return int(np.argmax(peaks)), float(peaks.max())
+
+
+def _layer_views(
+    result: FeatureMapsResult, p: int, index: int, figs: H.Figures
+) -> list[tuple[str, H.Image]]:
+    views = []
+    for name, layer_maps in result.maps.items():
+        chw = layer_maps[p]
+        c, h, w = chw.shape
+        flat = _flat(chw)
+        k, peak = _strongest(chw)
+        summary = f"{name}: {c} maps {h}×{w}" + (f", {flat} flat (hatched)" if flat else "")
+        image = figs.image(
+            f"mosaic_{index}_{name}",
+            f"{summary}; each map on its own scale; channel = row label + column label (seed 002).",
+            f"{name} maps of image {index}: {c} maps, {flat} flat; the strongest is #{k} "
+            f"(peak {peak:.2f}).",
+        )
+        views.append((summary, image))
+    return views
+
+
+def _probe_view(result: FeatureMapsResult, p: int, figs: H.Figures) -> dict[str, Any]:
+    index, names = result.indices[p], result.class_names
+    label, pred = names[result.labels[p]], names[result.predictions[p]]
+    last = _overlay_layer(result)
+    k, peak = _strongest(result.maps[last][p])
+    wrong = label != pred
+    return {
+        "tab": f"image {index} ({label})",
+        "heading": f"Image {index}: actual {label}, predicted {pred}"
+        + (" (wrong)" if wrong else ""),
+        "layers": _layer_views(result, p, index, figs),
+        "overlay_summary": f"{last} over the input (seed 000's heat maps)",
+        "overlay": figs.image(
+            f"overlay_{index}_{last}",
+            f"Every {last} map upsampled and blended over image {index}, one colour scale for "
+            "the whole layer (as keract, which seed 000 used, scales), so a near-silent map "
+            "stays dark; the legend gives the scale in activation units.",
+            f"{last} heat maps over image {index}: the strongest map is #{k} (peak {peak:.2f}).",
+        ),
+    }
+
+
 def html(result: FeatureMapsResult, paths: dict[str, str]) -> str:
-    """A note, the samples grid, and for each probe its belt, mosaics and overlay."""
+    """Seed 003's grids, then one tab per probe image with its maps, overlay and belts."""
     if not result.maps:
-        return H.para("The model has no layer with spatial (C, H, W) maps.", "note")
-    first, last = _shown(result)
-    names = result.class_names
-    parts = [
-        H.para(
-            f"Probe images: {', '.join(str(i) for i in result.indices)} of the {result.split} "
-            "split. Mosaics normalise each map to its own range; belts use seed 004's "
-            "standardisation (flat maps are mid-grey).",
-            "note",
-        ),
-        H.figure(
-            paths["samples_grid"],
-            f"Each probe image ('predict / actual') and its {first} maps (seed 003's plotOutputs).",
-        ),
-    ]
-    for index, label, pred in zip(result.indices, result.labels, result.predictions, strict=True):
-        parts.append(H.heading(f"Image {index}: actual {names[label]}, predicted {names[pred]}"))
-        parts.append(
-            H.figure(
-                paths[f"belt_{index}"],
-                f"Image belts of every conv and pool layer for image {index} (seed 004).",
-            )
-        )
-        for name, layer_maps in result.maps.items():
-            _n, channels, height, width = layer_maps.shape
-            parts.append(
-                H.figure(
-                    paths[f"mosaic_{index}_{name}"],
-                    f"{name}: {channels} maps of {height}×{width} for image {index} (seed 002).",
-                )
-            )
-        parts.append(
-            H.figure(
-                paths[f"overlay_{index}_{last}"],
-                f"{last} maps upsampled and blended over image {index} (seed 000's heatmaps).",
-            )
-        )
-    return "".join(parts)
+        return H.render("sections/feature_maps.html", maps=False)
+    figs = paths if isinstance(paths, H.Figures) else H.Figures(paths)
+    wrong = sum(a != b for a, b in zip(result.labels, result.predictions, strict=True))
+    samples = []
+    for k, name in enumerate(list(result.maps)[:SEED_003_LAYERS]):
+        c, h, w = result.maps[name].shape[1:]
+        samples.append((
+            f"{name}: {c} maps {h}×{w} of each probe image",
+            figs.image(
+                _sample_key(k, name),
+                f"Each probe image ('predict / actual'; vermillion when wrong) and its {name} "
+                "maps (seed 003's plotOutputs).",
+                f"{name} maps of {len(result.indices)} probe images; {wrong} of them misclassified.",
+            ),
+        ))  # fmt: skip
+    probes = [_probe_view(result, p, figs) for p in range(len(result.indices))]
+    first = result.indices[0]
+    belt = figs.image(
+        f"belt_{first}",
+        f"Every conv and pool layer of image {first} as belts, standardised per map as seed "
+        "004 does (colour −2 to +2 standard deviations; flat maps hatched).",
+        f"Belts of {len(result.maps)} layers for image {first}.",
+    )
+    note = (
+        f"Probe images {', '.join(str(i) for i in result.indices)} of the {result.split} split. "
+        "Pick an image; each layer's maps are one mosaic (the first layer open, the others "
+        "folded). Click an image to open it full size."
+    )
+    return H.render(
+        "sections/feature_maps.html", maps=True, note=note, samples=samples, probes=probes,
+        tabs=len(probes) <= MAX_TABS, belt=belt, belt_summary=f"Every layer of image {first} as belts (seed 004)",
+    )  # fmt: skip
+
+
+MAX_TABS = 24
+"""The stylesheet styles up to this many tabs; more probe images are listed one after another."""

@@ -99,58 +99,77 @@ def compute(
     )
 
 
+UNIT = "mean |Δ firing rate| (L1)"
+"""The distance between two classes: the mean over units of the absolute difference of
+their firing rates (seed 001's measure), in the nearest-classes table's units."""
+
+
 def figures(result: FiringResult) -> dict[str, Any]:
-    """``class_distance`` (clustered class similarity) and ``class_ranking`` (seed 001's grid)."""
+    """``class_examples`` (seed 001's opening row), ``class_distance`` (the L1 distances,
+    values printed) and ``class_ranking`` (seed 001's grid)."""
     if result.layer is None:
         return {}
     dist, names = result.distance, list(result.class_names)
     return {
-        "class_distance": render.similarity_matrix(
-            1.0 - dist / max(float(dist.max()), 1e-12),
-            order="cluster",
-            labels=names,
-            title=f"class similarity of {result.layer} firing (1 - normalised L1)",
+        "class_examples": render.examples_row(result.examples, names),
+        "class_distance": render.distance_matrix(
+            dist, names, unit=UNIT, title=f"{result.layer}: distances between class firing profiles"
         ),
-        "class_ranking": render.class_ranking(dist, result.examples, names),
+        "class_ranking": render.class_ranking(dist, result.examples, names, unit="L1 distance"),
     }
 
 
+def _extremes(result: FiringResult) -> tuple[tuple[int, int, float], tuple[int, int, float]]:
+    d = np.array(result.distance, dtype=np.float64)
+    k = len(d)
+    iu, ju = np.triu_indices(k, k=1)
+    values = d[iu, ju]
+    lo, hi = int(np.argmin(values)), int(np.argmax(values))
+    return (int(iu[lo]), int(ju[lo]), float(values[lo])), (
+        int(iu[hi]),
+        int(ju[hi]),
+        float(values[hi]),
+    )
+
+
 def html(result: FiringResult, paths: dict[str, str]) -> str:
-    """A note on the method, the nearest-classes table and the two figures."""
+    """A note on the method, the nearest-classes table and the three figures."""
     if result.layer is None:
-        return H.para("No layer before the output to profile.", "note")
+        return H.render("sections/firing.html", layer=None)
+    figs = paths if isinstance(paths, H.Figures) else H.Figures(paths)
     names = result.class_names
     units = result.rates.shape[1]
     rows = [
         (names[i], int(result.counts[i]), *[f"{names[j]} ({d:.3f})" for j, d in row[:3]])
         for i, row in enumerate(result.nearest)
     ]
-    return "".join(
-        [
-            H.para(
-                f"Seed 001's experiment on layer {result.layer} ({units} units): a unit fires "
-                f"for an image when its activation is above {result.threshold:g}"
-                + (
-                    " in any cell of its map"
-                    if result.reduce == "any" and result.layer_kind != "dense"
-                    else ""
-                )
-                + "; each class's firing rate is the fraction of its images in which the unit "
-                "fires, over every image of the class (not a fixed 1000). Classes are compared "
-                "by the mean absolute difference of their rates.",
-                "note",
-            ),
-            H.table(["class", "images", "nearest", "2nd", "3rd"], rows, numeric=(1,)),
-            '<div class="grid2">',
-            H.figure(
-                paths["class_distance"],
-                "Classes × classes: how alike their firing patterns are, clustered.",
-            ),
-            H.figure(
-                paths["class_ranking"],
-                "Each row: a class, then the other classes from most to least alike in firing "
-                "(seed 001's grid).",
-            ),
-            "</div>",
-        ]
+    cells = (
+        " in any cell of its map" if result.reduce == "any" and result.layer_kind != "dense" else ""
     )
+    note = (
+        f"Seed 001's experiment on layer {result.layer} ({units} units): a unit fires for an "
+        f"image when its activation is above {result.threshold:g}{cells}; each class's firing "
+        "rate is the fraction of its images in which the unit fires, over every image of the "
+        "class (not a fixed 1000). Classes are compared by the mean absolute difference of "
+        "their rates (L1, the numbers in the table and the figures)."
+    )
+    finding = "fewer than two classes"
+    if len(names) >= 2:
+        (a, b, near), (c, d, far) = _extremes(result)
+        finding = (
+            f"the closest classes are {names[a]} and {names[b]} ({near:.3f}); the farthest "
+            f"{names[c]} and {names[d]} ({far:.3f})"
+        )
+    view = {
+        "note": note, "rows": rows, "finding": finding,
+        "examples": figs.image("class_examples", "The first image of each class in the split "
+                               "(seed 001's opening row).",
+                               f"One example image of each of the {len(names)} classes."),
+        "distance": figs.image("class_distance", f"Class × class distance of the {result.layer} "
+                               f"firing profiles, {UNIT}, clustered so close classes sit together; "
+                               f"values printed; {finding}.", f"Class distances: {finding}."),
+        "ranking": figs.image("class_ranking", "Each row: a class, then the other classes from "
+                              "the nearest to the farthest in firing, with their distance "
+                              "(seed 001's grid).", f"Classes ranked by firing distance: {finding}."),
+    }  # fmt: skip
+    return H.render("sections/firing.html", layer=result.layer, **view)

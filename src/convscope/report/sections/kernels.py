@@ -59,22 +59,32 @@ def compute(model: Any, infos: Sequence[LayerInfo]) -> KernelsResult:
 
 
 def figures(result: KernelsResult) -> dict[str, Any]:
-    """``kernels``: input channel 0 of every filter."""
+    """``kernels``: RGB patches for colour inputs, else input channel 0 of every filter."""
     if result.weights is None:
         return {}
-    return {
-        "kernels": render.kernels(
-            result.weights, in_channel=0, title=f"{result.layer} kernels, input channel 0"
-        )
-    }
+    return {"kernels": render.kernels(result.weights)}
 
 
 def html(result: KernelsResult, paths: dict[str, str]) -> str:
     """The kernel figure, or a note when the backend gives no weights."""
     if result.weights is None:
-        return H.para("Kernel weights are not available for this model's backend.", "note")
-    return H.figure(
-        paths["kernels"],
-        f"{result.layer} weights {tuple(result.weights.shape)} as heat maps, colours centred "
-        "on zero (seed 003).",
+        return H.render("sections/kernels.html", kernels=None)
+    figs = paths if isinstance(paths, H.Figures) else H.Figures(paths)
+    w = result.weights
+    out_c, in_c = w.shape[:2]
+    shape = "×".join(map(str, w.shape))
+    if in_c == 3:
+        how = (
+            "each filter as an RGB patch (0.5 + w / (2·max|w|): grey is 0, colour what it prefers)"
+        )
+    else:
+        how = f"input channel 0 of {in_c} of each filter, colours centred on zero (white is 0)"
+    shown = min(out_c, 64)
+    image = figs.image(
+        "kernels",
+        f"{result.layer} weights {shape} (out × in × height × width): {how}; the first "
+        f"{shown} of {out_c} filters (seed 003).",
+        f"{result.layer}: {out_c} kernels {w.shape[2]}×{w.shape[3]}, weights from "
+        f"{float(w.min()):.2f} to {float(w.max()):.2f}.",
     )
+    return H.render("sections/kernels.html", kernels=image)

@@ -100,32 +100,21 @@ def html(result: ModelResult, paths: dict[str, str]) -> str:
             i.name,
             i.type or i.kind,
             i.kind,
-            "x".join(map(str, i.output_shape or ())) or "?",
+            "×".join(map(str, i.output_shape or ())) or "?",
             f"{i.params:,}",
         )
         for k, i in enumerate(result.layers)
     ]
     data = result.data
-    return "".join(
-        [
-            H.kpis(
-                [
-                    ("architecture", result.arch),
-                    ("parameters", f"{result.params:,}"),
-                    ("layers", len(result.layers)),
-                    ("classes", len(data.class_names)),
-                ]
-            ),
-            H.table(
-                ["#", "layer", "type", "kind", "output shape (C×H×W)", "params"],
-                rows,
-                numeric=(0, 5),
-            ),
-            H.para(
-                f"Data: {data.name}"
-                + (" (synthetic)" if data.synthetic else "")
-                + f" · classes: {', '.join(data.class_names)}",
-                "note",
-            ),
-        ]
+    kpis = [
+        ("architecture", result.arch),
+        ("parameters", f"{result.params:,}"),
+        ("layers", len(result.layers)),
+        ("classes", len(data.class_names)),
+    ]
+    note = (
+        f"Data: {data.name}"
+        + (" (synthetic)" if data.synthetic else "")
+        + f" · {data.split} split, {data.count} images · classes: {', '.join(data.class_names)}"
     )
+    return H.render("sections/model.html", kpis=kpis, rows=rows, note=note)
