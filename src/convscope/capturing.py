@@ -13,14 +13,15 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from ._batching import batch_slices
 from .adapters import adapter_for
-from .adapters.base import LayerInfo, Selection, format_summary, resolve_layers
+from .adapters.base import Adapter, LayerInfo, Selection, format_summary, resolve_layers
+from .adapters.inputs import ModelInputs, model_inputs
 from .errors import ConvscopeError
 from .validation import as_numpy
 
@@ -76,18 +77,37 @@ def capture(
     x: Any,
     layers: Selection = None,
     *,
+    inputs: str | None = None,
     batch_size: int = 256,
     device: Any = None,
 ) -> dict[str, np.ndarray]:
     """Run ``x`` through ``model`` and return the chosen layers' outputs.
 
+    The model runs in eval mode without gradients, in its own dtype (a half or bfloat16
+    model takes half or bfloat16 input), and every module gets its own ``training`` flag
+    back: a BatchNorm frozen in eval stays frozen. Each output is copied once, into
+    arrays allocated for all ``x`` in advance.
+
+    What a torch forward pass does is traced first: a module that does not run (a
+    drop-path of a block without residual) is left out of kinds, globs and the default
+    with one :class:`~convscope.adapters.selection.LayerSkipWarning`, and is an error
+    only when named; a module called twice is captured at each call (``relu``,
+    ``relu#1``); a tuple, list or dict output is captured as its tensors (``lstm/0``,
+    ``lstm/1/0``); a channels-last output of a ``Linear``/``LayerNorm`` over the last
+    axis of an (N, H, W, C) tensor comes back in NCHW.
+
     Args:
         model: a torch module, Keras model or ONNX model.
         x: images as a numpy array or torch tensor, NCHW for torch and ONNX models (what
-            the model takes for Keras); one image without a batch axis is accepted.
-        layers: names, indices, kinds (``"conv"``, ``"pool"``, ``"dense"``, ``"all"``) or
-            globs; ``None`` means every layer. Every item must match a layer.
-        batch_size: images per forward pass; memory is bounded by this.
+            the model takes for Keras); one image without a batch axis is accepted, and
+            a list of single images is stacked.
+        layers: names (torch's dotted ``layer3.0.conv1`` too), indices, kinds (``"conv"``,
+            ``"pool"``, ``"dense"``, ``"all"``) or globs; ``None`` means every layer.
+            Every item must match a layer.
+        inputs: for a torch model whose ``forward`` takes several tensors:
+            ``"positional"`` (``x`` is a tuple of arrays, one per argument) or
+            ``"keyword"`` (``x`` is a dict ``{argument name: array}``).
+        batch_size: images per forward pass; memory is bounded by this plus the maps.
         device: torch device to run on (default: where the model is).
 
     Returns:
@@ -97,6 +117,9 @@ def capture(
     Raises:
         UnknownNameError: a requested layer does not exist (all misses are listed).
         ShapeError: the images do not fit the model (both shapes are named).
+        ConvscopeError: a named layer did not run; inputs that do not match the model's
+            ``forward`` (its signature is printed); the forward's own error, with the
+            layer it came from.
 
     Example:
         >>> import numpy as np, convscope as cs
@@ -106,21 +129,16 @@ def capture(
     """
     adapter = adapter_for(model, device=device)
     try:
-        names = resolve_layers(layers, adapter.infos(shapes=False))
-        batch = adapter.to_input(x)
+        batch = adapter.to_input(_model_input(adapter, x, inputs))
         n = len(batch)
         if n == 0:
             raise ConvscopeError("no images to capture: x is empty")
-        if n <= batch_size:
-            return adapter.run(batch, names)
-        out: dict[str, np.ndarray] = {}
+        adapter.bind(batch)
+        names = resolve_layers(layers, adapter.infos(shapes=False))
+        out: dict[str, np.ndarray] | None = None
         for part in batch_slices(n, batch_size):
-            maps = adapter.run(batch[part], names)
-            for name, value in maps.items():
-                if name not in out:
-                    out[name] = np.empty((n, *value.shape[1:]), dtype=value.dtype)
-                out[name][part] = value
-        return out
+            out = adapter.run_into(batch[part], names, out, part.start, n)
+        return out or {}
     finally:
         adapter.close()
 
@@ -130,18 +148,23 @@ def capture_iter(
     data: Any,
     layers: Selection = None,
     *,
+    inputs: str | None = None,
     batch_size: int = 256,
     device: Any = None,
 ) -> Iterator[tuple[dict[str, np.ndarray], np.ndarray | None]]:
     """Stream a data set through ``model``, yielding ``(maps, labels)`` one batch at a time.
 
-    Memory stays bounded by one batch of maps, whatever the size of ``data``. The arrays
-    yielded may be reused views into the model's outputs: copy what you keep.
+    Memory stays bounded by one batch of maps, whatever the size of ``data``: each batch
+    gets fresh arrays, the previous ones are freed unless kept. The model runs as in
+    :func:`capture`.
 
     Args:
         data: an array or tensor of images; an ``(images, labels)`` pair (a tuple, or a
             list ``[x, y]`` whose ``y`` holds one label per image); or an iterable of
-            batches, each an array or an ``(images, labels)`` pair (a DataLoader).
+            batches, each an array or an ``(images, labels)`` pair (a DataLoader). With
+            ``inputs="positional"`` (``"keyword"``) the images are a tuple of arrays (a
+            dict), alone or as ``(inputs, labels)``, or an iterable of those.
+        inputs: how several inputs of a torch model are given, as for :func:`capture`.
 
     Raises:
         ConvscopeError: empty data, or labels that are not one per image.
@@ -155,17 +178,58 @@ def capture_iter(
     """
     adapter = adapter_for(model, device=device)
     try:
-        names = resolve_layers(layers, adapter.infos(shapes=False))
-        for images, labels in _batches(data, batch_size):
-            batch = adapter.to_input(images)
+        names = None
+        for images, labels in _batches(data, batch_size, inputs):
+            batch = adapter.to_input(_model_input(adapter, images, inputs))
             if len(batch) == 0:
                 continue
+            adapter.bind(batch)
+            if names is None:
+                names = resolve_layers(layers, adapter.infos(shapes=False))
             yield adapter.run(batch, names), labels
     finally:
         adapter.close()
 
 
-def _batches(data: Any, batch_size: int) -> Iterable[tuple[Any, np.ndarray | None]]:
+def _model_input(adapter: Adapter, x: Any, inputs: str | None) -> Any:
+    """``x`` as the adapter takes it: one batch, or several inputs when ``inputs`` says so.
+
+    A tuple, list or dict of batches without ``inputs`` is an error that shows the
+    model's signature; a list of single images is stacked into a batch.
+    """
+    if inputs is not None:
+        return model_inputs(x, inputs)
+    if isinstance(x, ModelInputs):  # several inputs, given explicitly
+        return x
+    signature = adapter.signature()
+    hint = f" ({signature})" if signature else ""
+    if isinstance(x, Mapping):
+        raise ConvscopeError(
+            f"x is a dict of {len(x)} arrays ({', '.join(map(str, x))}); a model that takes "
+            f"keyword inputs{hint} gets them with inputs='keyword'"
+        )
+    if isinstance(x, (tuple, list)) and x and all(_is_array(v) for v in x):
+        per_image = len(adapter.input_shape) if adapter.input_shape else 3
+        if all(_ndim(v) == per_image for v in x):
+            return np.stack([as_numpy(v) for v in x])  # a list of single images
+        shapes = ", ".join(str(tuple(v.shape)) for v in x)
+        raise ConvscopeError(
+            f"x is a {type(x).__name__} of {len(x)} arrays of shapes {shapes}; pass the images "
+            f"as one array, or, for a model with several inputs{hint}, pass "
+            "inputs='positional'"
+        )
+    return x
+
+
+def _batches(
+    data: Any, batch_size: int, inputs: str | None = None
+) -> Iterable[tuple[Any, np.ndarray | None]]:
+    given = isinstance(data, ModelInputs) or (
+        isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], ModelInputs)
+    )
+    if inputs is not None or given:
+        yield from _several_batches(data, batch_size, inputs)
+        return
     pair = _as_pair(data)
     if pair is not None:
         images, labels = pair
@@ -184,6 +248,50 @@ def _batches(data: Any, batch_size: int) -> Iterable[tuple[Any, np.ndarray | Non
                 yield item[0], as_numpy(item[1])
             else:
                 yield item, None
+
+
+def _several_batches(
+    data: Any, batch_size: int, mode: str | None
+) -> Iterable[tuple[ModelInputs, np.ndarray | None]]:
+    """Batches of several inputs: ``inputs``, ``(inputs, labels)``, or an iterable of those.
+
+    ``mode`` None: the inputs are :class:`~convscope.adapters.inputs.ModelInputs` already.
+    """
+    container: Any = (
+        ModelInputs if mode is None else (tuple, list) if mode == "positional" else Mapping
+    )
+    whole: ModelInputs | None = None
+    labels = None
+    if isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], container):
+        whole = _as_inputs(data[0], mode)
+        if data[1] is not None:
+            labels = _check_labels(data[1], len(whole), "(inputs, y)", False)
+    elif isinstance(data, ModelInputs) or (
+        isinstance(data, container)
+        and all(_is_array(v) for v in (data.values() if isinstance(data, Mapping) else data))
+    ):
+        whole = _as_inputs(data, mode)
+    if whole is None:
+        for item in data:
+            if isinstance(item, tuple) and len(item) == 2 and isinstance(item[0], container):
+                yield _as_inputs(item[0], mode), as_numpy(item[1])
+            else:
+                yield _as_inputs(item, mode), None
+        return
+    if len(whole) == 0:
+        raise ConvscopeError(f"the data is empty: no samples to capture ({whole.describe()})")
+    for part in batch_slices(len(whole), batch_size):
+        yield whole[part], None if labels is None else labels[part]
+
+
+def _as_inputs(x: Any, mode: str | None) -> ModelInputs:
+    if isinstance(x, ModelInputs):
+        return x
+    if mode is None:
+        raise ConvscopeError(
+            f"a batch of several inputs must be a ModelInputs too; got a {type(x).__name__}"
+        )
+    return model_inputs(x, mode)
 
 
 def _as_pair(data: Any) -> tuple[Any, np.ndarray | None] | None:
@@ -213,6 +321,11 @@ def _as_pair(data: Any) -> tuple[Any, np.ndarray | None] | None:
         )
     if labels is None:  # (x, None): images without labels
         return images, None
+    return images, _check_labels(labels, len(images), what, isinstance(data, list))
+
+
+def _check_labels(labels: Any, n: int, what: str, is_list: bool) -> np.ndarray:
+    """One label (or one-hot row) per image, as an array; else an error that says why."""
     try:
         labels = as_numpy(labels)
     except (TypeError, ValueError) as exc:
@@ -223,19 +336,20 @@ def _as_pair(data: Any) -> tuple[Any, np.ndarray | None] | None:
     if labels.ndim == 0:
         raise ConvscopeError(
             f"the labels y of the {what} pair are a scalar ({labels.item()!r}); pass one label "
-            f"per image, an array of length {len(images)}"
+            f"per image, an array of length {n}"
         )
-    if len(labels) != len(images):
-        also = (
-            " (a list of two batches of images needs the batch axis on both)"
-            if isinstance(data, list)
-            else ""
-        )
+    if labels.ndim > 2:
         raise ConvscopeError(
-            f"{len(images)} images but {len(labels)} labels in the {what} pair; pass one label "
+            f"y in the {what} pair has shape {labels.shape}: not one label per image. For a "
+            "model with two inputs pass them with inputs='positional'"
+        )
+    if len(labels) != n:
+        also = " (a list of two batches of images needs the batch axis on both)" if is_list else ""
+        raise ConvscopeError(
+            f"{n} images but {len(labels)} labels in the {what} pair; pass one label "
             f"per image{also}"
         )
-    return images, labels
+    return labels
 
 
 def _ndim(array: Any) -> int:

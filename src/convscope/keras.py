@@ -22,6 +22,7 @@ os.environ.setdefault("KERAS_BACKEND", "torch")
 from .adapters.base import default_tracked_layer, resolve_layers  # noqa: E402
 from .adapters.keras import KerasAdapter, conv_kernels, keras  # noqa: E402
 from .errors import ConvscopeError  # noqa: E402
+from .train.tensorboard import TensorBoardWriter  # noqa: E402
 
 __all__ = ["SimilarityCallback", "conv_kernels", "from_zoo"]
 
@@ -40,13 +41,19 @@ class SimilarityCallback(keras.callbacks.Callback):
     - ``similarity``: the deepest tracked layer's mean over the probe images (seed 000's number);
     - ``similarity/<layer>`` and ``similarity/<layer>/std`` for every tracked layer.
 
-    The same values are kept in :attr:`history` (a dict of lists) as well.
+    The same values are kept in :attr:`history` (a dict of lists) as well. With
+    ``tensorboard=LOGDIR`` every epoch's numbers (Keras's ``loss``, ``val_accuracy``... and
+    the similarity) go to TensorBoard too, with the deepest tracked layer's mosaic and
+    similarity matrix as images (:class:`convscope.train.tensorboard.TensorBoardWriter`;
+    needs the ``tensorboard`` extra).
 
     Args:
         layers: a layer selection (names with "/" for nested layers, kinds, globs, indices);
             default: the model's last conv layer.
         probe: the images to score, as the model takes them (NHWC for channels-last).
         metric: the similarity metric (``"multiply"`` is seed 000's).
+        tensorboard: a TensorBoard log folder to write to (default: none).
+        images: with ``tensorboard``, also write the mosaic and the similarity matrix.
 
     Example:
         >>> cb = SimilarityCallback(probe=x_test[:8])  # doctest: +SKIP
@@ -60,6 +67,8 @@ class SimilarityCallback(keras.callbacks.Callback):
         layers: str | int | list[str | int] | None = None,
         probe: Any = None,
         metric: str = "multiply",
+        tensorboard: str | os.PathLike | None = None,
+        images: bool = True,
     ) -> None:
         super().__init__()
         if probe is None:
@@ -73,6 +82,10 @@ class SimilarityCallback(keras.callbacks.Callback):
         self.metric = metric
         self.names: list[str] = []
         self.history: dict[str, list[float]] = {}
+        self.tensorboard = tensorboard
+        self.images = bool(images)
+        self.maps_: dict[str, np.ndarray] = {}
+        self._writer: Any = None
         self._adapter: KerasAdapter | None = None
         self._model: Any = None
 
@@ -92,6 +105,8 @@ class SimilarityCallback(keras.callbacks.Callback):
 
     def on_train_begin(self, logs: dict | None = None) -> None:
         self._prepare()  # bad layer names or probe shapes fail before the first epoch
+        if self.tensorboard is not None and self._writer is None:
+            self._writer = TensorBoardWriter(self.tensorboard)
 
     def compute(self) -> dict[str, float]:
         """Score the tracked layers on the probe images now; returns the values logged."""
@@ -100,6 +115,7 @@ class SimilarityCallback(keras.callbacks.Callback):
 
         adapter = self._prepare()
         maps = capture(adapter, self.probe, self.names, batch_size=64)
+        self.maps_ = maps
         return similarity_logs(maps, self.metric)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -109,6 +125,17 @@ class SimilarityCallback(keras.callbacks.Callback):
         if logs is not None:
             logs.update(values)
         log.debug("epoch %d: mean similarity %.4f", epoch + 1, values["similarity"])
+        if self._writer is not None:
+            self._writer.scalars({**(logs or {}), **values}, epoch + 1)
+            deepest = self.maps_.get(self.names[-1]) if self.names else None
+            if self.images and deepest is not None and deepest.ndim == 4:
+                self._writer.layer_images(deepest, self.names[-1], epoch + 1, self.metric)
+            self._writer.flush()
+
+    def on_train_end(self, logs: dict | None = None) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
 
 
 def from_zoo(model: Any, name: str | None = None) -> Any:

@@ -242,8 +242,9 @@ def test_resources_released(backend, monkeypatch):
             raise RuntimeError("boom in the forward pass")
 
         monkeypatch.setattr(model.conv2d_1, "forward", boom)
-        with pytest.raises(ShapeError, match="boom"):
+        with pytest.raises(ConvscopeError, match="in layer 'conv2d_1'.*boom") as err:
             cs.capture(model, x, "dense")
+        assert not isinstance(err.value, ShapeError)  # the real cause, not shape advice
         assert _hooks(model) == 0
         monkeypatch.undo()
         assert cs.capture(model, x, "dense")["dense"].shape == (2, 10)
@@ -288,3 +289,14 @@ def test_adapter_interface_layout_shape_kernels(backend, torch_model):
             assert adapter.kernels(name) is None, name
         with pytest.raises(UnknownNameError, match="conv2d_1"):
             adapter.kernels("typo")
+
+
+def test_several_inputs_are_refused_by_graph_backends(backend, x_digits):
+    x, _ = x_digits
+    images = backend.images(x)
+    assert list(cs.capture(backend.model, images, "conv2d_1")) == ["conv2d_1"]
+    if backend.name == "torch":
+        return
+    # several inputs are a torch model's; a graph model says it takes one image input
+    with pytest.raises(ConvscopeError, match="captured from torch models.*one image input"):
+        cs.capture(backend.model, (images, images), inputs="positional")

@@ -77,9 +77,10 @@ def test_hooks_removed_and_mode_restored_even_when_forward_raises():
 
     model = nn.Sequential(nn.Conv2d(1, 2, 3), Boom(), nn.ReLU())
     model.train()
-    with pytest.raises(ShapeError, match="boom"):
+    with pytest.raises(ConvscopeError, match="failed in layer '1'.*RuntimeError: boom") as err:
         cs.capture(model, torch.zeros(1, 1, 5, 5), layers=["0", "2"])
-    assert _hook_count(model) == 0
+    assert not isinstance(err.value, ShapeError)  # the real cause, no advice about image sizes
+    assert _hook_count(model) == 0 and sum(len(m._forward_pre_hooks) for m in model.modules()) == 0
     assert model.training
 
 
@@ -88,7 +89,7 @@ def test_hooks_removed_after_success_and_eval_mode_used(mnist_convnet):
     seen = []
     mnist_convnet.dropout.register_forward_hook(lambda m, i, o: seen.append(m.training))
     cs.capture(mnist_convnet, np.zeros((2, 1, 28, 28), np.float32), layers="dense")
-    assert seen == [False]  # dropout ran in eval mode
+    assert seen and not any(seen)  # dropout ran in eval mode (the traced pass included)
     assert mnist_convnet.training  # and the mode is restored
     assert _hook_count(mnist_convnet) == 1  # only the user's own hook is left
 
@@ -162,9 +163,11 @@ def test_nested_modules_are_joined_with_slash():
 
 def test_capture_stops_early_after_last_requested_layer(mnist_convnet):
     ran = []
+    x = np.zeros((1, 1, 28, 28), np.float32)
+    cs.capture(mnist_convnet, x, layers="conv2d")  # the first capture traces a whole pass
     mnist_convnet.dense.register_forward_hook(lambda *a: ran.append(True))
-    cs.capture(mnist_convnet, np.zeros((1, 1, 28, 28), np.float32), layers="conv2d")
-    assert ran == []
+    cs.capture(mnist_convnet, x, layers="conv2d")
+    assert ran == []  # the trace is cached; the capture stops after conv2d
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -228,6 +231,8 @@ def test_early_stop_is_not_swallowed_by_the_models_own_except():
     torch.manual_seed(0)
     model = Guarded()
     x = torch.rand(2, 1, 5, 5)
+    cs.capture(model, x, layers="conv")  # traced once, whole
+    model.head_ran = 0
     maps = cs.capture(model, x, layers="conv")
     with torch.no_grad():
         np.testing.assert_array_equal(maps["conv"], model.conv(x).numpy())

@@ -71,21 +71,22 @@ def test_every_zoo_architecture_exports_faithfully(tmp_path):
         assert max(float(np.abs(got[n] - want[n]).max()) for n in want) <= 1e-5
 
 
-def test_foreign_graph_lists_one_layer_per_node(tmp_path):
-    """A graph torch exported without convscope's renaming: node names as they are."""
+def test_foreign_graph_named_after_the_torch_modules(tmp_path):
+    """A graph torch exported without convscope's renaming: layers named by module path."""
     model = cs.models.build("mnist_convnet").eval()
     path = tmp_path / "plain.onnx"
     with pytest.warns(Warning):  # the legacy exporter's deprecation note
         torch.onnx.export(model, (torch.zeros(1, 1, 28, 28),), str(path), dynamo=False)
     infos = cs.layers(str(path))
-    assert [(i.name, i.kind) for i in infos][:3] == [
-        ("/conv2d/Conv", "conv"),
-        ("/conv2d/Relu", "activation"),
-        ("/max_pooling2d/MaxPool", "pool"),
+    # the older exporter scopes node names (/conv2d/Conv, /conv2d/Relu): one layer per module
+    assert [(i.name, i.kind, i.type) for i in infos][:3] == [
+        ("conv2d", "conv", "Conv+Relu"),
+        ("max_pooling2d", "pool", "MaxPool"),
+        ("conv2d_1", "conv", "Conv+Relu"),
     ]
     assert infos[0].params == 320 and infos[0].output_shape == (32, 26, 26)
     x = np.random.default_rng(0).random((1, 1, 28, 28), dtype=np.float32)
-    got = cs.capture(str(path), x, "/conv2d/Relu")["/conv2d/Relu"]
+    got = cs.capture(str(path), x, "conv2d")["conv2d"]
     np.testing.assert_allclose(got, cs.capture(model, x, "conv2d")["conv2d"], atol=1e-5)
     # its batch axis is fixed at 1: convscope runs the images one at a time
     assert cs.capture(str(path), np.repeat(x, 3, axis=0), -1)[infos[-1].name].shape == (3, 10)

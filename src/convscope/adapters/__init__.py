@@ -17,11 +17,15 @@ from typing import Any
 
 from ..errors import ConvscopeError
 from .base import KINDS, Adapter, LayerInfo, format_summary, resolve_layers
+from .inputs import ModelInputs
+from .selection import LayerSkipWarning
 
 __all__ = [
     "KINDS",
     "Adapter",
     "LayerInfo",
+    "LayerSkipWarning",
+    "ModelInputs",
     "adapter_for",
     "format_summary",
     "resolve_layers",

@@ -1,138 +1,35 @@
-"""What every capture backend shares: layer records, name resolution, the adapter interface."""
+"""What every capture backend shares: the adapter interface, layer defaults, summaries.
+
+Layer records and selection live in :mod:`convscope.adapters.selection` and are
+re-exported here.
+"""
 
 from __future__ import annotations
 
-import fnmatch
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from ..errors import ConvscopeError, UnknownNameError
+from ..errors import ConvscopeError
+from .selection import KINDS, LayerInfo, LayerSkipWarning, Selection, resolve_layers
 
-KINDS = ("conv", "pool", "dense", "norm", "activation", "dropout", "flatten", "block", "other")
-"""Layer kinds; a selection may name any of these, or ``"all"`` (every layer but blocks)."""
-
-
-@dataclass(frozen=True)
-class LayerInfo:
-    """One capturable layer.
-
-    Attributes:
-        name: unique name; nested layers are joined with "/" (``CNN_sub_model/conv2d``).
-        kind: one of :data:`KINDS`.
-        output_shape: output shape without the batch axis, conv maps as (C, H, W).
-        params: number of parameters (a block counts everything inside it).
-        type: the framework's class name (``Conv2D``, ``MaxPool2d``...).
-    """
-
-    name: str
-    kind: str
-    output_shape: tuple[int, ...] | None
-    params: int
-    type: str = ""
-
-
-Selection = str | int | Sequence[str | int] | None
-
-
-def resolve_layers(selection: Selection, infos: Sequence[LayerInfo]) -> list[str]:
-    """Turn a layer selection into an ordered list of layer names, failing on any miss.
-
-    A selection is a name, an index into ``infos`` (negative counts from the end), a kind
-    (``"conv"``, ``"pool"``, ``"dense"``, ``"all"``...), a glob (``"conv*"``) or a list of
-    those. Every item must match something; all misses (unknown names, globs that match
-    nothing, out-of-range indices, kinds the model lacks) are reported together, in one
-    :class:`~convscope.errors.UnknownNameError` that also lists the available layers.
-
-    Raises:
-        UnknownNameError: some items match nothing; ``missing`` holds them in order.
-        ConvscopeError: an empty selection, or an item that is neither a name nor an index.
-
-    Example:
-        >>> infos = [LayerInfo("conv2d", "conv", (32, 26, 26), 320),
-        ...          LayerInfo("dense", "dense", (10,), 16010)]
-        >>> resolve_layers(["conv", -1], infos)
-        ['conv2d', 'dense']
-    """
-    names = [info.name for info in infos]
-    if selection is None or (isinstance(selection, str) and selection == "all"):
-        return [i.name for i in infos if i.kind != "block"]
-    items: list[str | int] = (
-        [selection] if isinstance(selection, (str, int, np.integer)) else list(selection)
-    )
-    if not items:
-        raise ConvscopeError("empty layer selection; name at least one layer or a kind like 'conv'")
-    chosen: list[str] = []
-    missing: list[str | int] = []
-    unknown: list[str] = []  # names and globs that match nothing
-    bad_indices: list[int] = []
-    absent_kinds: list[str] = []
-    for item in items:
-        matched: list[str] = []
-        if isinstance(item, (int, np.integer)) and not isinstance(item, bool):
-            index = int(item)
-            if -len(names) <= index < len(names):
-                matched = [names[index]]
-            else:
-                missing.append(index)
-                bad_indices.append(index)
-        elif not isinstance(item, str):
-            raise ConvscopeError(f"a layer selection item must be a name or an index, got {item!r}")
-        elif item in names:
-            matched = [item]
-        elif item == "all":
-            matched = [i.name for i in infos if i.kind != "block"]
-        elif item in KINDS:
-            matched = [i.name for i in infos if i.kind == item]
-            if not matched:
-                missing.append(item)
-                absent_kinds.append(item)
-        else:  # a glob or a plain name
-            is_glob = any(ch in item for ch in "*?[")
-            matched = [n for n in names if fnmatch.fnmatchcase(n, item)] if is_glob else []
-            if not matched:
-                missing.append(item)
-                unknown.append(item)
-        for name in matched:
-            if name not in chosen:
-                chosen.append(name)
-    if missing:
-        raise _miss_error(missing, unknown, bad_indices, absent_kinds, infos)
-    return chosen
-
-
-def _miss_error(
-    missing: list[str | int],
-    unknown: list[str],
-    bad_indices: list[int],
-    absent_kinds: list[str],
-    infos: Sequence[LayerInfo],
-) -> UnknownNameError:
-    """One error that names every miss, what is valid for each, and the available layers."""
-    names = [info.name for info in infos]
-    n = len(names)
-    parts = []
-    if unknown:
-        plural = "s" if len(unknown) > 1 else ""
-        parts.append(f"unknown layer{plural} {', '.join(repr(u) for u in unknown)}")
-    if bad_indices:
-        plural = "es" if len(bad_indices) > 1 else ""
-        valid = f"valid indices are 0..{n - 1} or -{n}..-1" if n else "it has no layers"
-        parts.append(
-            f"layer index{plural} {', '.join(map(str, bad_indices))} out of range: "
-            f"the model has {n} layers, {valid}"
-        )
-    for kind in absent_kinds:
-        present = sorted({i.kind for i in infos})
-        parts.append(
-            f"the model has no layer of kind {kind!r}; it has kinds: {', '.join(present) or 'none'}"
-        )
-    error = UnknownNameError("layer", missing, names)  # type: ignore[arg-type]
-    error.args = (f"{'; '.join(parts)}; available: {', '.join(names) or 'none'}",)
-    return error
-
+__all__ = [
+    "KINDS",
+    "Adapter",
+    "LayerInfo",
+    "LayerSkipWarning",
+    "Selection",
+    "arrange_batch",
+    "check_float_images",
+    "default_firing_layer",
+    "default_tracked_layer",
+    "fits",
+    "format_summary",
+    "refuse_several_inputs",
+    "resolve_layers",
+    "spatial_layers",
+]
 
 # ------------------------------------------------------------------ layer defaults
 # One policy for "which layer, when the user names none", next to layer selection.
@@ -198,7 +95,7 @@ def default_firing_layer(infos: Sequence[LayerInfo]) -> str:
         ...                       LayerInfo("dense", "dense", (10,), 16010)])
         'flatten'
     """
-    leaves = [i for i in infos if i.kind != "block"]
+    leaves = [i for i in infos if i.kind != "block" and i.ran and i.parts is None]
     before = [i for i in leaves[:-1] if i.kind not in ("dropout", "activation")]
     if not before:
         raise ConvscopeError("the model has no layer before its output to profile; name a layer")
@@ -264,6 +161,10 @@ def format_summary(
             f"{i.name} ({i.type or i.kind})",
             "(None, " + ", ".join(str(d) for d in (i.output_shape or ())) + ")"
             if i.output_shape is not None
+            else "did not run"
+            if not i.ran
+            else f"{len(i.parts)} tensors"
+            if i.parts is not None
             else "?",
             f"{i.params:,}",
         )
@@ -336,11 +237,38 @@ class Adapter:
         raise NotImplementedError
 
     def run(self, x: Any, names: list[str]) -> dict[str, np.ndarray]:
+        """The named layers' outputs for one batch, ``{name: array}`` in ``names`` order."""
         raise NotImplementedError
+
+    def run_into(
+        self, x: Any, names: list[str], out: dict[str, np.ndarray] | None, start: int, total: int
+    ) -> dict[str, np.ndarray]:
+        """Run one batch and write its maps into rows ``start:start+len(x)`` of ``out``.
+
+        ``out`` is None on the first batch: the arrays are allocated here with ``total``
+        rows. Each batch is copied in once; the arrays are returned.
+        """
+        maps = self.run(x, names)
+        if out is None:
+            out = {n: np.empty((total, *m.shape[1:]), dtype=m.dtype) for n, m in maps.items()}
+        for name, value in maps.items():
+            out[name][start : start + len(value)] = value
+        return out
 
     def to_input(self, x: Any) -> Any:
         """Convert one batch to what ``run`` takes (checks shape)."""
         return x
+
+    def bind(self, x: Any) -> None:
+        """Learn what the model does on inputs like ``x`` (a converted batch) before ``infos``.
+
+        The torch adapter traces one forward pass (which modules run, how often, what
+        they return); graph backends know it all from their graph already.
+        """
+
+    def signature(self) -> str | None:
+        """The model's call signature as text, for errors about its inputs (None: unknown)."""
+        return None
 
     def close(self) -> None:
         """Release what the adapter holds (hooks, sessions). Safe to call twice."""
@@ -350,6 +278,19 @@ class Adapter:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def refuse_several_inputs(x: Any, backend: str) -> None:
+    """Several inputs are a torch capture's: other backends take one image input.
+
+    Raises:
+        ConvscopeError: ``x`` holds several inputs.
+    """
+    if type(x).__name__ == "ModelInputs":
+        raise ConvscopeError(
+            f"several inputs (inputs='positional' or 'keyword') are captured from torch models; "
+            f"this {backend} model takes one image input: pass x as one array"
+        )
 
 
 def arrange_batch(array: np.ndarray, shape: tuple, nhwc: bool) -> np.ndarray:

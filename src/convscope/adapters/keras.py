@@ -32,7 +32,7 @@ import torch
 from ..errors import ConvscopeError, ShapeError, UnknownNameError
 from ..models.keras_io import keras_module, load_keras_file
 from ..validation import as_numpy
-from .base import Adapter, LayerInfo, arrange_batch, check_float_images
+from .base import Adapter, LayerInfo, arrange_batch, check_float_images, refuse_several_inputs
 from .base import fits as _fits
 
 keras = keras_module()  # KERAS_BACKEND defaults to torch; BackendMissingError without Keras
@@ -294,6 +294,7 @@ class KerasAdapter(Adapter):
         ]
 
     def to_input(self, x: Any) -> np.ndarray:
+        refuse_several_inputs(x, self.backend)
         array = as_numpy(x)
         check_float_images(array.dtype)
         array = array.astype(np.float32, copy=False)

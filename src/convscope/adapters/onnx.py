@@ -31,7 +31,8 @@ import numpy as np
 from ..errors import BackendMissingError, ConvscopeError, ShapeError, UnknownNameError
 from ..models.onnx_io import OnnxModel, cpu_session, load_onnx_file
 from ..validation import as_numpy
-from .base import Adapter, LayerInfo, arrange_batch, check_float_images
+from ._onnx_names import FLOAT_TYPES, constants, group_nodes
+from .base import Adapter, LayerInfo, arrange_batch, check_float_images, refuse_several_inputs
 from .base import fits as _fits
 
 try:
@@ -152,7 +153,12 @@ class OnnxAdapter(Adapter):
     def _list_layers(self) -> list[_Layer]:
         graph = self.model.proto.graph
         arrays = {init.name: init for init in graph.initializer}
-        sizes = {name: int(np.prod(init.dims, dtype=np.int64)) for name, init in arrays.items()}
+        arrays.update(constants(graph))
+        sizes = {
+            init.name: int(np.prod(init.dims, dtype=np.int64))
+            for init in graph.initializer
+            if init.data_type in FLOAT_TYPES
+        }
         # nodes computed from the image: constant sub-graphs (weights) are no layers
         live = {self.input_name}
         nodes = []
@@ -160,27 +166,9 @@ class OnnxAdapter(Adapter):
             if node.output and any(i in live for i in node.input):
                 live.update(node.output)
                 nodes.append(node)
-        names: list[str] = []
-        seen: set[str] = set()
-        for node in nodes:
-            name = node.name or node.output[0]
-            if name in seen:
-                name = node.output[0] if node.output[0] not in seen else f"{name}_{len(names)}"
-            seen.add(name)
-            names.append(name)
-        # "<layer>/<op>" nodes belong to the node named "<layer>" when there is one
-        owner = [
-            n.rsplit("/", 1)[0] if "/" in n and n.rsplit("/", 1)[0] in seen else n for n in names
-        ]
-        groups: dict[str, list[Any]] = {}
-        for node, group in zip(nodes, owner, strict=True):
-            groups.setdefault(group, []).append(node)
         self._follow_layouts(nodes)
         layers = []
-        for node, name in zip(nodes, names, strict=True):
-            if name not in groups:
-                continue  # part of another layer
-            members = groups[name]
+        for name, members in group_nodes(nodes):
             kinds = {_node_kind(m, arrays, self._layouts) for m in members}
             kind = next(k for k in _KIND_PRIORITY if k in kinds or k == "other")
             used = {i for m in members for i in m.input if i in sizes}
@@ -188,7 +176,7 @@ class OnnxAdapter(Adapter):
             layers.append(
                 _Layer(
                     name=name,
-                    tensor=node.output[0],
+                    tensor=members[-1].output[0],
                     kind=kind,
                     params=sum(sizes[i] for i in used),
                     type="+".join(m.op_type for m in members),
@@ -291,6 +279,7 @@ class OnnxAdapter(Adapter):
         return infos
 
     def to_input(self, x: Any) -> np.ndarray:
+        refuse_several_inputs(x, self.backend)
         array = as_numpy(x)
         if np.dtype(self.input_dtype).kind == "f":  # an integer-input model takes its own
             check_float_images(array.dtype)

@@ -9,7 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ._common import add_model_data_args, load_model_and_data, parse_layers
+from ._common import add_model_data_args, load_model_and_data, model_from_spec, parse_layers
+from .maps_verbs import add_image_args, model_image_shape, read_cli_images
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -27,6 +28,14 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--images",
         help="probe image indices in the split, e.g. 0,5,17 (default: one per class, four)",
     )
+    p.add_argument(
+        "--image",
+        nargs="+",
+        metavar="PATH",
+        help="your own image files as the probes (PNG, JPEG, BMP, TIFF, WebP), read at the "
+        "model's input size; see --resize and --preprocess",
+    )
+    add_image_args(p)
     p.add_argument(
         "--metric", default="multiply", help="channel similarity metric (multiply, cosine, pearson)"
     )
@@ -73,8 +82,9 @@ def _report(args: argparse.Namespace) -> int:
     from ..report import build_report, report_for_run
 
     spec = args.model_path or args.model
+    probes, failed = _own_probes(spec, args)
     options: dict[str, Any] = {
-        "images": _parse_images(args.images),
+        "images": probes if probes is not None else _parse_images(args.images),
         "metric": args.metric,
         "similarity_images": args.similarity_images,
         "firing_layer": parse_layers(args.firing_layer),
@@ -91,7 +101,24 @@ def _report(args: argparse.Namespace) -> int:
         out = args.out or "report"
         report = build_report(model, data, out, **options)
     print(f"report written in {time.perf_counter() - started:.1f} s: {report.index}")
-    return 0
+    return 2 if failed else 0
+
+
+def _own_probes(spec: str | None, args: argparse.Namespace) -> tuple[Any, list]:
+    """``--image`` files read at the model's input size; the ones that failed (printed)."""
+    from ..errors import ConvscopeError
+    from ..report.inputs import ProbeImages
+
+    if not args.image:
+        return None, []
+    if args.images:
+        raise ConvscopeError(
+            "--images picks probes from the split, --image gives your own: use one"
+        )
+    model, _meta = model_from_spec(spec, trust=args.trust)
+    batch = read_cli_images(args.image, model_image_shape(model, args), args)
+    names = tuple(path.name for path in batch.paths)
+    return ProbeImages(batch.pixels, batch.inputs, names), batch.failed
 
 
 def _demo(args: argparse.Namespace) -> int:

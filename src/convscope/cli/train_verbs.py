@@ -14,7 +14,7 @@ from .. import data as data_mod
 from .._io import safe_filename
 from ..errors import ConvscopeError, ShapeError
 from ..runfolder import RunFolder
-from ._common import add_model_data_args, load_model_and_data
+from ._common import add_model_data_args, load_model_and_data, parse_layers
 
 _DEFAULTS: dict[str, Any] = {
     "model": "mnist_convnet",
@@ -55,6 +55,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--data-dir", help="data cache folder (default $CONVSCOPE_DATA)")
     p.add_argument("--device", help="torch device, e.g. cpu or cuda (default cpu)")
+    p.add_argument(
+        "--track",
+        metavar="LAYER[,LAYER]",
+        help="follow these layers' mean channel similarity every epoch (seed 000's chart): "
+        "names, indices or kinds, comma-separated; 'default' for the last conv layer",
+    )
+    p.add_argument(
+        "--probe",
+        type=int,
+        help="validation images the tracked similarity is measured on (default 32)",
+    )
     p.set_defaults(func=_train)
 
     p = sub.add_parser(
@@ -180,7 +191,7 @@ def _train(args: argparse.Namespace) -> int:
                 seed=opts["seed"],
                 out=out,
                 patience=opts["patience"],
-                callbacks=[_PrintEpochs(opts["epochs"])],
+                callbacks=[*_tracker(args), _PrintEpochs(opts["epochs"])],
                 resume=args.resume,
                 device=args.device or "cpu",
                 progress=True,
@@ -227,3 +238,17 @@ def _evaluate(args: argparse.Namespace) -> int:
     _say()
     _say(f"Wrote {path} and {path.parent / RunFolder.PREDICTIONS}")
     return 0
+
+
+def _tracker(args: argparse.Namespace) -> list[Any]:
+    """``--track``/``--probe`` as a SimilarityTracker (none without ``--track``)."""
+    from ..train import SimilarityTracker  # torch: imported when the verb runs
+
+    if args.track is None:
+        if args.probe is not None:
+            raise ConvscopeError("--probe N sets the tracker's images: it needs --track LAYER")
+        return []
+    if args.probe is not None and args.probe < 1:
+        raise ConvscopeError(f"--probe takes a number of images (1 or more), got {args.probe}")
+    layers = None if args.track.strip() in ("", "default") else parse_layers(args.track)
+    return [SimilarityTracker(layers=layers, probe=args.probe or 32)]

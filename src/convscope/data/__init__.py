@@ -1,6 +1,7 @@
 """Data sets for convscope: built-in sets, image folders and a synthetic shapes set.
 
-Every loader returns a :class:`Dataset` of NCHW float32 images in [0, 1] and int64 labels,
+:func:`read_images` reads image files (PNG, JPEG, BMP, TIFF, WebP) into the batch a
+model takes. Every loader returns a :class:`Dataset` of NCHW float32 images in [0, 1] and int64 labels,
 split three ways (train/val/test) deterministically from ``seed``. The data sets are
 listed once, in the registry :data:`DATASETS` (one :class:`DatasetEntry` each).
 
@@ -25,6 +26,7 @@ from ._dataset import (
 from ._idx import parse_idx, read_idx
 from ._pickle import RestrictedUnpickler, safe_load
 from .folder import load_folder
+from .images import PREPROCESS, RESIZE_MODES, ImageReadError, read_image, read_images
 from .registry import (
     DATASETS,
     FOLDER_PREFIX,
@@ -42,11 +44,14 @@ from .shapes import SHAPE_CLASSES, make_shapes3
 __all__ = [
     "DATASETS",
     "FOLDER_PREFIX",
+    "PREPROCESS",
+    "RESIZE_MODES",
     "SHAPE_CLASSES",
     "DataNotFoundError",
     "DataWarning",
     "Dataset",
     "DatasetEntry",
+    "ImageReadError",
     "LoadRequest",
     "RestrictedUnpickler",
     "available",
@@ -62,6 +67,8 @@ __all__ = [
     "make_shapes3",
     "parse_idx",
     "read_idx",
+    "read_image",
+    "read_images",
     "safe_load",
     "stratified_split",
 ]

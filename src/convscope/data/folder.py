@@ -7,10 +7,11 @@ import warnings
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, UnidentifiedImageError
+from PIL import Image, ImageOps, UnidentifiedImageError
 
 from ..errors import ConvscopeError, ShapeError
 from ._dataset import Dataset, DataWarning, from_pool
+from .images import _SIXTEEN_BIT, pixels, resize
 
 
 def _class_dirs(root: Path) -> list[Path]:
@@ -43,7 +44,8 @@ def load_folder(
 
     Every image is converted to ``C`` channels and resized (PIL bilinear) to ``(H, W)`` of
     ``input_shape``; without it, to the first image's size, with 3 channels unless every
-    image is grayscale. Files that PIL cannot read are reported by name in one
+    image is grayscale. Conversion follows :func:`convscope.data.read_images`: EXIF
+    orientation applied, transparency composited on white, 16-bit images scaled by 65535. Files that PIL cannot read are reported by name in one
     :class:`DataWarning` (or a :class:`ConvscopeError` when ``strict``). Hidden files
     (names starting with ``.``) are skipped.
 
@@ -71,7 +73,7 @@ def load_folder(
     bad: list[str] = []
     empty: list[str] = []
     all_gray = True
-    mode = None if input_shape is None else ("L" if input_shape[0] == 1 else "RGB")
+    channels = 3 if input_shape is None else int(input_shape[0])
     for label, class_dir in enumerate(class_dirs):
         files = sorted(p for p in class_dir.iterdir() if p.is_file() and not p.name.startswith("."))
         count = 0
@@ -79,18 +81,21 @@ def load_folder(
             try:
                 with Image.open(file) as img:
                     img.load()
-                    gray = img.mode in ("1", "L", "LA", "I", "I;16", "F")
-                    img = img.convert(mode or "RGB")
-                    if size is None:
-                        size = img.size
-                    if img.size != size:
-                        img = img.resize(size, Image.BILINEAR)
-                    arr = np.asarray(img, dtype=np.uint8)
+                    gray = img.mode in ("1", "L", "LA", "I", "F", *_SIXTEEN_BIT)
+                    # 16-bit images scaled by 65535, transparency on white (data.images)
+                    arr = pixels(ImageOps.exif_transpose(img) or img, channels)
+                if size is None:
+                    size = (arr.shape[1], arr.shape[0])
+                arr = resize(arr, size[1], size[0], "fit")
             except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
                 bad.append(f"{file} ({type(exc).__name__}: {exc})")
                 continue
+            except ConvscopeError as exc:  # no rule maps its bands to the channels asked
+                bad.append(f"{file} ({exc})")
+                continue
             all_gray &= gray
-            images.append(arr if arr.ndim == 3 else arr[:, :, None])
+            # kept as 8 bits: a folder of photos takes a quarter of the memory of floats
+            images.append(np.round(arr * 255.0).clip(0, 255).astype(np.uint8))
             labels.append(label)
             count += 1
         if count == 0:

@@ -27,8 +27,8 @@ import numpy as np
 
 from ..adapters import adapter_for
 from ..adapters.base import LayerInfo, default_firing_layer, resolve_layers, spatial_layers
-from ..analysis import MapSampler, scan
-from ..capturing import layers
+from ..analysis import MapSampler, output_layer, scan
+from ..capturing import capture, layers
 from ..data import class_examples
 from ..errors import ConvscopeError, UnknownNameError
 from ..metrics.evaluation import EvaluationAccumulator, EvaluationMetrics
@@ -38,7 +38,30 @@ from ..metrics.stats import ChannelStats, LayerStats
 from ..validation import check_int
 from . import sections as S
 
-__all__ = ["Plan", "SplitPass", "default_probe_indices", "prepare", "run_pass", "section_computes"]
+__all__ = [
+    "Plan",
+    "ProbeImages",
+    "SplitPass",
+    "default_probe_indices",
+    "prepare",
+    "run_pass",
+    "section_computes",
+]
+
+
+@dataclass(frozen=True)
+class ProbeImages:
+    """The user's own images as the report's probes (``convscope report --image``).
+
+    Attributes:
+        pixels: (P, C, H, W) in [0, 1], as drawn.
+        inputs: (P, C, H, W) as the model takes them (normalised, if it was trained so).
+        names: one name per image (its file name).
+    """
+
+    pixels: np.ndarray
+    inputs: np.ndarray
+    names: tuple[str, ...] = ()
 
 
 def default_probe_indices(labels: np.ndarray, count: int = 4) -> list[int]:
@@ -66,10 +89,25 @@ class Plan:
     convs: tuple[str, ...]
     firing_layer: str | None
     similarity_images: int
+    own_probes: ProbeImages | None = None
 
     def kind(self, layer: str | None) -> str:
         """The kind of ``layer`` (``other`` when unknown)."""
         return next((i.kind for i in self.infos if i.name == layer), "other")
+
+
+def _own_probes(images: Any, x: np.ndarray) -> ProbeImages | None:
+    """The user's probe images, checked against the split's image shape; None for indices."""
+    if isinstance(images, np.ndarray) and images.ndim == 4 and images.dtype.kind == "f":
+        images = ProbeImages(images, images)
+    if not isinstance(images, ProbeImages):
+        return None
+    if images.inputs.shape[1:] != x.shape[1:] or len(images.inputs) == 0:
+        raise ConvscopeError(
+            f"the probe images have shape {images.inputs.shape[1:]} but the model's images "
+            f"are {x.shape[1:]} (C, H, W); read them at the model's size (read_images)"
+        )
+    return images
 
 
 def _probes(images: Sequence[int] | None, y: np.ndarray, split: str) -> list[int]:
@@ -109,9 +147,15 @@ def prepare(
 ) -> Plan:
     """Check every option before any work; list the model's layers.
 
+    Args:
+        images: probe indices into the split (default one per class, four); or the
+            user's own probe images, an (P, C, H, W) float array or a
+            :class:`ProbeImages` (pixels to draw, inputs for the model).
+
     Raises:
         UnknownNameError: unknown metric or firing layer.
-        ConvscopeError: bad ``similarity_images``, empty split, probe out of range.
+        ConvscopeError: bad ``similarity_images``, empty split, probe out of range, probe
+            images of another shape than the split's.
     """
     if metric not in available_metrics():
         raise UnknownNameError("similarity metric", [metric], available_metrics())
@@ -119,7 +163,8 @@ def prepare(
     x, y = data.split(split)
     if len(x) == 0:
         raise ConvscopeError(f"the {split} split of {data.name} is empty; pick another split")
-    probes = _probes(images, y, split)
+    own = _own_probes(images, x)
+    probes = list(range(len(own.inputs))) if own is not None else _probes(images, y, split)
     with adapter_for(model) as adapter:  # a torch model without its input shape: the data's
         shape = None if adapter.input_shape is not None else tuple(x.shape[1:])
     infos = layers(model, input_shape=shape)
@@ -134,6 +179,7 @@ def prepare(
         convs=tuple(spatial_layers(infos, ("conv",))),
         firing_layer=_firing_layer(firing_layer, infos),
         similarity_images=min(similarity_images, len(x)),
+        own_probes=own,
     )
 
 
@@ -146,6 +192,7 @@ class SplitPass:
     channels: dict[str, LayerStats] = field(default_factory=dict)
     probe_maps: dict[str, np.ndarray] = field(default_factory=dict)
     similarity_maps: dict[str, np.ndarray] = field(default_factory=dict)
+    probe_predictions: np.ndarray | None = None
 
 
 def run_pass(model: Any, plan: Plan, *, evaluate: bool = True, batch_size: int = 256) -> SplitPass:
@@ -164,12 +211,32 @@ def run_pass(model: Any, plan: Plan, *, evaluate: bool = True, batch_size: int =
     if plan.convs:
         wanted["channels"] = ChannelStats(layers=list(plan.convs))
         wanted["similarity_maps"] = MapSampler(list(plan.convs), first=plan.similarity_images)
-    if plan.spatial:
+    if plan.spatial and plan.own_probes is None:
         wanted["probe_maps"] = MapSampler(list(plan.spatial), indices=plan.probes)
-    if not wanted:
-        return SplitPass()
-    results = scan(model, (plan.x, plan.y), *wanted.values(), batch_size=batch_size)
-    return SplitPass(**dict(zip(wanted, results, strict=True)))
+    found: dict[str, Any] = {}
+    if wanted:
+        results = scan(model, (plan.x, plan.y), *wanted.values(), batch_size=batch_size)
+        found = dict(zip(wanted, results, strict=True))
+    if plan.own_probes is not None:  # the user's images: not in the split, captured apart
+        found.update(_own_probe_maps(model, plan))
+    return SplitPass(**found)
+
+
+def _own_probe_maps(model: Any, plan: Plan) -> dict[str, Any]:
+    """The spatial maps and predicted classes of the user's own probe images."""
+    output = output_layer(plan.infos)
+    names = [*plan.spatial, output] if output not in plan.spatial else list(plan.spatial)
+    maps = capture(model, plan.own_probes.inputs, names)
+    scores = maps[output]
+    predictions = (
+        scores.reshape(len(scores), -1).argmax(axis=1)
+        if scores.ndim >= 2 and scores.shape[1] == len(plan.class_names)
+        else np.zeros(len(scores), np.int64)
+    )
+    return {
+        "probe_maps": {name: maps[name] for name in plan.spatial},
+        "probe_predictions": predictions,
+    }
 
 
 def section_computes(
@@ -191,6 +258,12 @@ def section_computes(
     scores = evaluation if evaluation is not None else done.evaluation
     predictions = np.asarray(scores.predictions)
     probe_maps = {n: m[:1] for n, m in done.probe_maps.items() if n in plan.convs}
+    probe_x, probe_labels, probe_predictions = x[probes], y[probes], predictions[probes]
+    if plan.own_probes is not None:
+        # the user's images have no true class: each is shown as its predicted one
+        probe_x = plan.own_probes.pixels
+        probe_predictions = np.asarray(done.probe_predictions)
+        probe_labels = probe_predictions
     return {
         S.model: lambda: S.model.compute(
             plan.infos,
@@ -201,12 +274,12 @@ def section_computes(
         S.training: lambda: S.training.compute(history),
         S.evaluation: lambda: S.evaluation.compute(scores, x, y, names, plan.split),
         S.feature_maps: lambda: S.feature_maps.compute(
-            x[probes],
+            probe_x,
             done.probe_maps,
             {i.name: i.kind for i in plan.infos},
             indices=probes,
-            labels=y[probes],
-            predictions=predictions[probes],
+            labels=probe_labels,
+            predictions=probe_predictions,
             class_names=names,
             split=plan.split,
         ),
@@ -214,7 +287,7 @@ def section_computes(
         S.similarity: lambda: S.similarity.compute(
             done.similarity_maps,
             probe_maps,
-            x[probes[0]],
+            probe_x[0],
             probe_index=probes[0],
             metric=metric,
             split=plan.split,
