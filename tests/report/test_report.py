@@ -27,6 +27,7 @@ SECTIONS = [
     "similarity",
     "classes",
     "channels",
+    "atlas",
 ]
 CHROMIUM_ARGS = [
     "--headless",

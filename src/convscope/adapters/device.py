@@ -26,6 +26,7 @@ from torch import nn
 
 from ..errors import ConvscopeError, UnknownNameError
 from .base import check_float_images
+from .torch import inference
 
 __all__ = ["autocast", "run_on_device", "to_device"]
 
@@ -97,10 +98,8 @@ def run_on_device(model: nn.Module, x: torch.Tensor, names: list[str]) -> dict[s
         return hook
 
     handles = [modules[n].register_forward_hook(make_hook(n)) for n in names]
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with inference(model):  # every module gets its own training flag back (frozen BN)
             model(x)
     except _Stop:
         pass
@@ -111,7 +110,6 @@ def run_on_device(model: nn.Module, x: torch.Tensor, names: list[str]) -> dict[s
     finally:
         for handle in handles:
             handle.remove()
-        model.train(was_training)
     not_run = [n for n in names if n not in store]
     if not_run:
         raise ConvscopeError(f"layers {not_run} never ran during the forward pass")

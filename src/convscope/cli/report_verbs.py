@@ -9,7 +9,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ..history_keys import mean_key, tracked_layers
 from ._common import add_model_data_args, load_model_and_data, model_from_spec, parse_layers
+from .firing_verbs import add_engine_args, prepare_engine
 from .maps_verbs import add_image_args, model_image_shape, read_cli_images
 
 
@@ -45,6 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--firing-layer", help="layer for the class firing profile (default: penultimate)"
     )
+    add_engine_args(p)
     p.set_defaults(func=_report)
 
     p = sub.add_parser(
@@ -91,6 +94,9 @@ def _report(args: argparse.Namespace) -> int:
         "split": args.split,
         "progress": True,
     }
+    if args.engine == "ray" or args.device:  # the data-set pass sharded on Ray, or on a device
+        model, meta, data = load_model_and_data(args)
+        _model, options["engine"] = prepare_engine(args, model, meta, data)
     started = time.perf_counter()
     if spec and Path(spec).is_dir():
         report = report_for_run(
@@ -153,7 +159,9 @@ def _demo(args: argparse.Namespace) -> int:
 
     torch.manual_seed(args.seed)  # the initial weights too: the same --seed gives the same run
     model = build("mnist_convnet", num_classes=len(data.class_names))
-    tracker = SimilarityTracker(layers="conv", probe=32)
+    # the tracker keeps the probe's maps at a few epochs (run/epoch_maps.npz): the report
+    # draws them beside the similarity chart, seed 000's story in one view
+    tracker = SimilarityTracker(layers="conv", probe=32, out=run)
     history = fit(
         model,
         data,
@@ -192,10 +200,10 @@ def _demo(args: argparse.Namespace) -> int:
     say(
         f"test accuracy      {evaluation.accuracy:.4f}   (loss {evaluation.loss:.4f}, {len(data.y_test)} images)"
     )
-    for key in sorted(k for k in hist if k.startswith("similarity/") and not k.endswith("/std")):
-        values = hist[key]
+    for layer in tracked_layers(hist):
+        values = hist[mean_key(layer)]
         say(
-            f"mean similarity    {key.split('/', 1)[1]:<10} epoch 1: {values[0]:.4f}  ->  epoch {len(values)}: {values[-1]:.4f}"
+            f"mean similarity    {layer:<10} epoch 1: {values[0]:.4f}  ->  epoch {len(values)}: {values[-1]:.4f}"
         )
     say(f"run folder         {run}")
     say(f"report             {report.index}")

@@ -29,7 +29,7 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-_SUBMODULES = ("accumulator", "classes", "evaluation", "firing", "similarity", "stats")
+_SUBMODULES = ("accumulator", "classes", "evaluation", "firing", "similarity", "stats", "topk")
 
 __all__ = list(_SUBMODULES)
 
@@ -40,6 +40,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from . import firing as firing
     from . import similarity as similarity
     from . import stats as stats
+    from . import topk as topk
 
 
 def __getattr__(name: str) -> Any:

@@ -14,7 +14,7 @@ Example:
     >>> small = dataclasses.replace(data, x_test=data.x_test[:40], y_test=data.y_test[:40])
     >>> report = cs.report.build_report(cs.models.build("mnist_convnet"), small, tempfile.mkdtemp())
     >>> report.index.name, sorted(report.metrics)[:3]
-    ('index.html', ['channels', 'convscope_version', 'created'])
+    ('index.html', ['atlas', 'channels', 'convscope_version'])
 """
 
 from __future__ import annotations

@@ -44,6 +44,7 @@ def build_report(
     progress: bool | Callable[[str], None] = False,
     epoch_maps: EpochMaps | None = None,
     untrained: bool | None = None,
+    engine: Any = None,
 ) -> Report:
     """Write the HTML report, ``metrics.json`` and every figure for ``model`` on ``data``.
 
@@ -69,6 +70,8 @@ def build_report(
             strip beside the similarity chart.
         untrained: say so in a banner at the top; ``None`` decides from the data: no
             training history and an accuracy within 1.5x of chance (1 / classes).
+        engine: where the data-set pass runs (None: here; a
+            :class:`convscope.engine.RayEngine` shards it over Ray workers).
 
     Returns:
         A :class:`Report` with the paths and the metrics dict.
@@ -102,7 +105,7 @@ def build_report(
     step, close = _stepper(progress)
     try:
         step("data-set pass")
-        done = run_pass(model, plan, evaluate=evaluation is None)
+        done = run_pass(model, plan, evaluate=evaluation is None, engine=engine)
         computes = section_computes(
             model, plan, done, data=summary, history=history, evaluation=evaluation, metric=metric
         )

@@ -35,10 +35,15 @@ from ..metrics.evaluation import EvaluationAccumulator, EvaluationMetrics
 from ..metrics.firing import FiringAccumulator, FiringProfile
 from ..metrics.similarity import available_metrics
 from ..metrics.stats import ChannelStats, LayerStats
+from ..metrics.topk import TopKAccumulator
 from ..validation import check_int
 from . import sections as S
 
+ATLAS_K = 9
+"""Exemplars per channel in the report's atlas (the deepest conv layer)."""
+
 __all__ = [
+    "ATLAS_K",
     "Plan",
     "ProbeImages",
     "SplitPass",
@@ -193,14 +198,24 @@ class SplitPass:
     probe_maps: dict[str, np.ndarray] = field(default_factory=dict)
     similarity_maps: dict[str, np.ndarray] = field(default_factory=dict)
     probe_predictions: np.ndarray | None = None
+    atlas: dict = field(default_factory=dict)
 
 
-def run_pass(model: Any, plan: Plan, *, evaluate: bool = True, batch_size: int = 256) -> SplitPass:
+def run_pass(
+    model: Any,
+    plan: Plan,
+    *,
+    evaluate: bool = True,
+    batch_size: int = 256,
+    engine: Any = None,
+) -> SplitPass:
     """Scan the split once for every statistic and map the report needs.
 
     Args:
         evaluate: evaluate the model too (not when an evaluation is given).
         batch_size: images per forward pass.
+        engine: where the pass runs (None: this process; a
+            :class:`convscope.engine.RayEngine` shards it over workers).
     """
     names = list(plan.class_names)
     wanted: dict[str, Any] = {}
@@ -211,11 +226,14 @@ def run_pass(model: Any, plan: Plan, *, evaluate: bool = True, batch_size: int =
     if plan.convs:
         wanted["channels"] = ChannelStats(layers=list(plan.convs))
         wanted["similarity_maps"] = MapSampler(list(plan.convs), first=plan.similarity_images)
+        wanted["atlas"] = TopKAccumulator(ATLAS_K, layers=[plan.convs[-1]])
     if plan.spatial and plan.own_probes is None:
         wanted["probe_maps"] = MapSampler(list(plan.spatial), indices=plan.probes)
     found: dict[str, Any] = {}
     if wanted:
-        results = scan(model, (plan.x, plan.y), *wanted.values(), batch_size=batch_size)
+        results = scan(
+            model, (plan.x, plan.y), *wanted.values(), batch_size=batch_size, engine=engine
+        )
         found = dict(zip(wanted, results, strict=True))
     if plan.own_probes is not None:  # the user's images: not in the split, captured apart
         found.update(_own_probe_maps(model, plan))
@@ -297,4 +315,5 @@ def section_computes(
             done.firing, class_examples(x, y, len(names)), plan.kind(plan.firing_layer)
         ),
         S.channels: lambda: S.channels.compute(done.channels, split=plan.split, count=len(x)),
+        S.atlas: lambda: S.atlas.compute(model, x, done.atlas or None, split=plan.split),
     }

@@ -2,7 +2,7 @@
 
 Example:
     >>> sorted(METRICS_KEYS)[:3]
-    ['channels', 'convscope_version', 'created']
+    ['atlas', 'channels', 'convscope_version']
 """
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ METRICS_KEYS = {
     "similarity": "metric, images, layers {name: {mean, std, per_image, channels, compared, excluded, dead, constant, most {i, j, value, rank, pairs}, least {i, j, value, rank, pairs}, groups, threshold, distinct_maps, effective_rank}}; dead (never firing) and constant channels are left out of mean, std, per_image, pairs, groups, distinct_maps and effective_rank and listed in excluded",
     "firing": "layer, threshold, reduce, class_names, rates [[K x U]], counts, distance [[K x K]], nearest {class: [[other, distance]]}",
     "channels": "{layer: {dead [indices], fire_fraction [per channel], mean_activation [per channel], mean_similarity}}",
+    "atlas": "{layer: {layer, k, num_images, field {size, jump, start, image_shape, whole}, channels: [{channel, slot, exemplars: [{image, row, col, value, box}]}]}}: the data-set images that activate each channel of the deepest conv layer most (top-k over the split, cropped to the receptive field)",
     "figures": "{figure key: path relative to index.html} (line charts .svg, the rest .png)",
 }
 

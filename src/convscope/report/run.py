@@ -16,6 +16,7 @@ from ..errors import ConvscopeError
 from ..models import load as load_model
 from ..runfolder import RunFolder
 from ..train import Evaluation
+from ..train.tracker import load_epoch_maps
 from .build import build_report
 from .outputs import Report
 
@@ -85,6 +86,7 @@ def report_for_run(
     evaluation = None
     if same_data and kwargs.get("split", "test") == "test":
         evaluation = _evaluation(folder, len(dataset.y_test))
+    kwargs.setdefault("epoch_maps", load_epoch_maps(folder.path))
     return build_report(
         model,
         dataset,

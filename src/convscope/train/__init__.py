@@ -34,9 +34,19 @@ from .record import (
     read_run,
     run_seed,
 )
-from .tracker import SimilarityTracker, default_tracked_layer, similarity_logs
+from .tensorboard import TensorBoard
+from .tracker import (
+    EpochMaps,
+    SimilarityTracker,
+    default_tracked_layer,
+    load_epoch_maps,
+    similarity_logs,
+)
 
 __all__ = [
+    "EpochMaps",
+    "TensorBoard",
+    "load_epoch_maps",
     "CHECKPOINT_FILE",
     "EVALUATION_FILE",
     "HISTORY_CSV",

@@ -13,20 +13,41 @@ same sections. Every section module has
 Example:
     >>> from convscope.report.sections import SECTIONS
     >>> [section.ID for section in SECTIONS]
-    ['model', 'training', 'evaluation', 'feature-maps', 'kernels', 'similarity', 'classes', 'channels']
+    ['model', 'training', 'evaluation', 'feature-maps', 'kernels', 'similarity', 'classes', 'channels', 'atlas']
     >>> training.compute({"loss": [1.0, 0.5]}).to_json()["training"]["epochs"]
     2
 """
 
 from __future__ import annotations
 
-from . import channels, evaluation, feature_maps, firing, kernels, model, similarity, training
+from . import (
+    atlas,
+    channels,
+    evaluation,
+    feature_maps,
+    firing,
+    kernels,
+    model,
+    similarity,
+    training,
+)
 
-SECTIONS = (model, training, evaluation, feature_maps, kernels, similarity, firing, channels)
+SECTIONS = (
+    model,
+    training,
+    evaluation,
+    feature_maps,
+    kernels,
+    similarity,
+    firing,
+    channels,
+    atlas,
+)
 """The sections in page order."""
 
 __all__ = [
     "SECTIONS",
+    "atlas",
     "channels",
     "evaluation",
     "feature_maps",
