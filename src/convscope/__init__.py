@@ -37,14 +37,15 @@ _LAZY = {
     "render": ("convscope.render", None),
     "report": ("convscope.report", None),
     "errors": ("convscope.errors", None),
+    "prune": ("convscope.prune", None),
 }
 
 __all__ = sorted(_LAZY) + ["__version__"]
 
 if TYPE_CHECKING:  # pragma: no cover
     from . import data, errors, metrics, models, render, report, train
-    from .capturing import LayerInfo, capture, capture_iter, layers
     from .analysis import firing
+    from .capturing import LayerInfo, capture, capture_iter, layers
     from .metrics import similarity
 
 

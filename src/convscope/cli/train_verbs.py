@@ -66,6 +66,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         type=int,
         help="validation images the tracked similarity is measured on (default 32)",
     )
+    _add_penalty_args(p)
     p.set_defaults(func=_train)
 
     p = sub.add_parser(
@@ -192,6 +193,7 @@ def _train(args: argparse.Namespace) -> int:
                 out=out,
                 patience=opts["patience"],
                 callbacks=[*_tracker(args), _PrintEpochs(opts["epochs"])],
+                penalty=_penalty(args),
                 resume=args.resume,
                 device=args.device or "cpu",
                 progress=True,
@@ -238,6 +240,45 @@ def _evaluate(args: argparse.Namespace) -> int:
     _say()
     _say(f"Wrote {path} and {path.parent / RunFolder.PREDICTIONS}")
     return 0
+
+
+def _add_penalty_args(p: argparse.ArgumentParser) -> None:
+    """``--penalty METRIC --penalty-weight W --penalty-layers L``: seed 000's closing idea."""
+    p.add_argument(
+        "--penalty",
+        metavar="METRIC",
+        choices=["cosine", "pearson", "multiply"],
+        help="add a channel-similarity penalty to the loss: cosine, pearson or multiply (soft)",
+    )
+    p.add_argument("--penalty-weight", type=float, help="weight of the penalty (default 0.1)")
+    p.add_argument(
+        "--penalty-layers", help="layers to penalise: names, indices or a kind (default conv)"
+    )
+
+
+def _penalty(args: argparse.Namespace) -> Any:
+    """The --penalty options as a SimilarityPenalty; on --resume without them, the run's own."""
+    from ..train.penalty import SimilarityPenalty  # torch: imported when the verb runs
+
+    spec: dict[str, Any] = {
+        "metric": args.penalty,
+        "weight": args.penalty_weight,
+        "layers": parse_layers(args.penalty_layers),
+    }
+    if args.penalty is None:
+        if args.penalty_weight is not None or args.penalty_layers is not None:
+            raise ConvscopeError("--penalty-weight and --penalty-layers need --penalty METRIC")
+        record = RunFolder(args.out).record() if args.resume and args.out else {}
+        spec = dict((record.get("options") or {}).get("penalty") or {})
+        if not spec:
+            return None
+    options = {k: spec[k] for k in ("images", "temperature") if spec.get(k) is not None}
+    return SimilarityPenalty(
+        layers=spec.get("layers") or "conv",
+        metric=spec["metric"],
+        weight=0.1 if spec.get("weight") is None else spec["weight"],
+        **options,
+    )
 
 
 def _tracker(args: argparse.Namespace) -> list[Any]:

@@ -1,8 +1,9 @@
 """Save and load trained zoo models in a safe format (safetensors + JSON metadata).
 
 A convscope model file is one ``.safetensors`` file: the weights, and in its metadata
-header a JSON record of the architecture, input shape, class names and data set. Loading
-never unpickles anything. Load any kind of model with :func:`convscope.models.load`.
+header a JSON record of the architecture, input shape, widths (channels of every
+resizable layer: a pruned model is narrower than the seed's), class names and data set.
+Loading never unpickles anything. Load any kind of model with :func:`convscope.models.load`.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from safetensors import safe_open
 from safetensors.torch import load_file, save
 
 from .._io import atomic_write
-from ..errors import FormatError
+from ..errors import ConvscopeError, FormatError
 from ..runfolder import RunFolder
 from .zoo import ZOO, ZooModel, build
 
@@ -38,6 +39,8 @@ class ModelMeta:
     class_names: list[str] = field(default_factory=list)
     dataset: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    widths: dict[str, int] | None = None
+    """Channels (units) of each resizable layer; None in files older than pruning: the seed's."""
 
     def to_json(self) -> str:
         """The record stored in a model file's header.
@@ -83,6 +86,7 @@ def save_model(
         class_names=list(class_names or []),
         dataset=dataset,
         extra=dict(extra or {}),
+        widths=dict(model.widths) if getattr(model, "widths", None) else None,
     )
     # tensors, not arrays: safetensors wants contiguous CPU torch tensors
     state = {k: v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
@@ -127,9 +131,19 @@ def read_meta(path: str | os.PathLike) -> ModelMeta:
             class_names=list(record.get("class_names") or []),
             dataset=record.get("dataset"),
             extra=dict(record.get("extra") or {}),
+            widths=_widths(record.get("widths")),
         )
     except (ValueError, KeyError, TypeError) as exc:
         raise FormatError(f"{path} has corrupt convscope metadata: {exc}") from None
+
+
+def _widths(value: Any) -> dict[str, int] | None:
+    """The ``widths`` record: None (the seed's), else layer name -> int."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise TypeError(f"widths must be a JSON object, got {type(value).__name__}")
+    return {str(k): int(v) for k, v in value.items()}
 
 
 def load_safetensors(
@@ -158,7 +172,13 @@ def load_safetensors(
         raise FormatError(
             f"{path}: cannot read the weights ({exc}); the file may be truncated"
         ) from None
-    model = build(meta.arch, num_classes=meta.num_classes, input_shape=meta.input_shape)
+    try:
+        model = build(
+            meta.arch, num_classes=meta.num_classes, input_shape=meta.input_shape,
+            widths=meta.widths,
+        )  # fmt: skip
+    except ConvscopeError as exc:
+        raise FormatError(f"{path}: its architecture record does not build: {exc}") from None
     try:
         model.load_state_dict(state, strict=True)
     except RuntimeError as exc:

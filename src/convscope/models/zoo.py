@@ -8,7 +8,7 @@ apply softmax for probabilities (``convscope.train`` trains with cross-entropy o
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -68,13 +68,25 @@ def _bn(channels: int) -> nn.BatchNorm2d:
 
 
 class ZooModel(nn.Sequential):
-    """A sequential zoo model that knows its name, input shape and class count."""
+    """A sequential zoo model that knows its name, input shape, class count and widths.
 
-    def __init__(self, arch: str, input_shape: tuple[int, int, int], num_classes: int, layers):
+    ``widths`` maps every resizable layer (each conv and hidden dense layer) to its
+    channels or units: the seed's by default, fewer after :func:`convscope.prune.prune`.
+    """
+
+    def __init__(
+        self,
+        arch: str,
+        input_shape: tuple[int, int, int],
+        num_classes: int,
+        layers,
+        widths: Mapping[str, int] | None = None,
+    ):
         super().__init__(OrderedDict(layers))
         self.arch = arch
         self.input_shape = tuple(input_shape)
         self.num_classes = num_classes
+        self.widths = dict(widths or {})
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or tuple(x.shape[1:]) != self.input_shape:
@@ -85,96 +97,108 @@ class ZooModel(nn.Sequential):
         return super().forward(x)
 
 
-def _mnist_convnet(c: int, h: int, w: int, k: int) -> list:
+# Each builder takes the input (C, H, W), the class count K and ``n``: the width of every
+# resizable layer by name (the seed's unless a pruned model asks for fewer).
+Widths = Mapping[str, int]
+
+
+def _mnist_convnet(c: int, h: int, w: int, k: int, n: Widths) -> list:
     # seed 000: CNN sub-model (conv2d, max_pooling2d, conv2d_1) inside the parent model
+    s = ((h - 2) // 2 - 2) // 2
+    t = ((w - 2) // 2 - 2) // 2
     return [
-        ("conv2d", Conv2D(c, 32, 3)),
+        ("conv2d", Conv2D(c, n["conv2d"], 3)),
         ("max_pooling2d", _pool()),
-        ("conv2d_1", Conv2D(32, 64, 3)),
+        ("conv2d_1", Conv2D(n["conv2d"], n["conv2d_1"], 3)),
         ("max_pooling2d_1", _pool()),
         ("flatten", nn.Flatten()),
         ("dropout", nn.Dropout(0.5)),
-        ("dense", Dense(64 * (((h - 2) // 2 - 2) // 2) * (((w - 2) // 2 - 2) // 2), k, None)),
+        ("dense", Dense(n["conv2d_1"] * s * t, k, None)),
     ]
 
 
-def _fashion_gap(c: int, h: int, w: int, k: int) -> list:
+def _fashion_gap(c: int, h: int, w: int, k: int, n: Widths) -> list:
     # seed 001
     return [
-        ("conv2d", Conv2D(c, 32, 3)),
-        ("conv2d_1", Conv2D(32, 32, 3)),
+        ("conv2d", Conv2D(c, n["conv2d"], 3)),
+        ("conv2d_1", Conv2D(n["conv2d"], n["conv2d_1"], 3)),
         ("max_pooling2d", _pool()),
-        ("conv2d_2", Conv2D(32, 64, 3)),
-        ("conv2d_3", Conv2D(64, 64, 3)),
+        ("conv2d_2", Conv2D(n["conv2d_1"], n["conv2d_2"], 3)),
+        ("conv2d_3", Conv2D(n["conv2d_2"], n["conv2d_3"], 3)),
         ("global_average_pooling2d", GlobalAveragePooling2D()),
-        ("dense", Dense(64, 32)),
-        ("dense_1", Dense(32, k, None)),
+        ("dense", Dense(n["conv2d_3"], n["dense"])),
+        ("dense_1", Dense(n["dense"], k, None)),
     ]
 
 
-def _mnist_bn(c: int, h: int, w: int, k: int) -> list:
+def _mnist_bn(c: int, h: int, w: int, k: int, n: Widths) -> list:
     # seed 002
     s = (((h - 2) // 2) - 1) // 2
     t = (((w - 2) // 2) - 1) // 2
     return [
-        ("conv2d", Conv2D(c, 32, 3)),
+        ("conv2d", Conv2D(c, n["conv2d"], 3)),
         ("max_pooling2d", _pool()),
-        ("batch_normalization", _bn(32)),
-        ("conv2d_1", Conv2D(32, 64, 2)),
+        ("batch_normalization", _bn(n["conv2d"])),
+        ("conv2d_1", Conv2D(n["conv2d"], n["conv2d_1"], 2)),
         ("max_pooling2d_1", _pool()),
-        ("batch_normalization_1", _bn(64)),
+        ("batch_normalization_1", _bn(n["conv2d_1"])),
         ("flatten", nn.Flatten()),
         ("dropout", nn.Dropout(0.5)),
-        ("dense", Dense(64 * s * t, 256)),
-        ("dense_1", Dense(256, k, None)),
+        ("dense", Dense(n["conv2d_1"] * s * t, n["dense"])),
+        ("dense_1", Dense(n["dense"], k, None)),
     ]
 
 
-def _cifar_cnn5(c: int, h: int, w: int, k: int) -> list:
+def _cifar_cnn5(c: int, h: int, w: int, k: int, n: Widths) -> list:
     # seed 003
     s = ((h - 2) // 2 - 2) // 2 - 2
     t = ((w - 2) // 2 - 2) // 2 - 2
     return [
-        ("conv_0", Conv2D(c, 32, 3)),
+        ("conv_0", Conv2D(c, n["conv_0"], 3)),
         ("max_pooling2d", _pool()),
-        ("conv_1", Conv2D(32, 64, 3)),
+        ("conv_1", Conv2D(n["conv_0"], n["conv_1"], 3)),
         ("max_pooling2d_1", _pool()),
-        ("conv_2", Conv2D(64, 64, 3)),
+        ("conv_2", Conv2D(n["conv_1"], n["conv_2"], 3)),
         ("flatten", nn.Flatten()),
         ("dropout", nn.Dropout(0.5)),
-        ("dense_0", Dense(64 * s * t, 64)),
-        ("dense_1", Dense(64, k, None)),
+        ("dense_0", Dense(n["conv_2"] * s * t, n["dense_0"])),
+        ("dense_1", Dense(n["dense_0"], k, None)),
     ]
 
 
-def _shapes150(c: int, h: int, w: int, k: int) -> list:
+def _shapes150(c: int, h: int, w: int, k: int, n: Widths) -> list:
     # seed 004
     s = (((h - 2) // 2 - 2) // 2 - 2) // 2
     t = (((w - 2) // 2 - 2) // 2 - 2) // 2
     return [
-        ("conv2d", Conv2D(c, 8, 3)),
+        ("conv2d", Conv2D(c, n["conv2d"], 3)),
         ("max_pooling2d", _pool()),
-        ("conv2d_1", Conv2D(8, 16, 3)),
+        ("conv2d_1", Conv2D(n["conv2d"], n["conv2d_1"], 3)),
         ("max_pooling2d_1", _pool()),
-        ("conv2d_2", Conv2D(16, 32, 3)),
+        ("conv2d_2", Conv2D(n["conv2d_1"], n["conv2d_2"], 3)),
         ("max_pooling2d_2", _pool()),
         ("flatten", nn.Flatten()),
-        ("dense", Dense(32 * s * t, 1024)),
-        ("dense_1", Dense(1024, 512)),
-        ("dense_2", Dense(512, k, None)),
+        ("dense", Dense(n["conv2d_2"] * s * t, n["dense"])),
+        ("dense_1", Dense(n["dense"], n["dense_1"])),
+        ("dense_2", Dense(n["dense_1"], k, None)),
     ]
 
 
 @dataclass(frozen=True)
 class ZooEntry:
-    """One architecture of the zoo: its seed, default input and classes, and builder."""
+    """One architecture of the zoo: its seed, default input and classes, and builder.
+
+    ``widths`` lists every resizable layer (conv and hidden dense) with its seed width,
+    in model order; :func:`build` takes fewer for a pruned model.
+    """
 
     name: str
     seed: str
     input_shape: tuple[int, int, int]
     num_classes: int
     description: str
-    builder: Callable[[int, int, int, int], list]
+    builder: Callable[[int, int, int, int, Widths], list]
+    widths: Mapping[str, int]
 
 
 ZOO: dict[str, ZooEntry] = {
@@ -187,6 +211,7 @@ ZOO: dict[str, ZooEntry] = {
             10,
             "Keras 'Simple MNIST convnet' (seed 000)",
             _mnist_convnet,
+            {"conv2d": 32, "conv2d_1": 64},
         ),
         ZooEntry(
             "fashion_gap",
@@ -195,6 +220,7 @@ ZOO: dict[str, ZooEntry] = {
             10,
             "4 convs + global average pooling (seed 001)",
             _fashion_gap,
+            {"conv2d": 32, "conv2d_1": 32, "conv2d_2": 64, "conv2d_3": 64, "dense": 32},
         ),
         ZooEntry(
             "mnist_bn",
@@ -203,8 +229,17 @@ ZOO: dict[str, ZooEntry] = {
             10,
             "2 convs with batch norm, dense 256 (seed 002)",
             _mnist_bn,
+            {"conv2d": 32, "conv2d_1": 64, "dense": 256},
         ),
-        ZooEntry("cifar_cnn5", "003", (3, 32, 32), 10, "CIFAR-10 CNN5 (seed 003)", _cifar_cnn5),
+        ZooEntry(
+            "cifar_cnn5",
+            "003",
+            (3, 32, 32),
+            10,
+            "CIFAR-10 CNN5 (seed 003)",
+            _cifar_cnn5,
+            {"conv_0": 32, "conv_1": 64, "conv_2": 64, "dense_0": 64},
+        ),
         ZooEntry(
             "shapes150",
             "004",
@@ -212,6 +247,7 @@ ZOO: dict[str, ZooEntry] = {
             3,
             "3-class 150x150 RGB classifier (seed 004)",
             _shapes150,
+            {"conv2d": 8, "conv2d_1": 16, "conv2d_2": 32, "dense": 1024, "dense_1": 512},
         ),
     ]
 }
@@ -240,10 +276,43 @@ def _image_shape(shape: Any) -> tuple[int, int, int]:
     return dims  # type: ignore[return-value]
 
 
+def resolve_widths(name: str, widths: Mapping[str, Any] | None = None) -> dict[str, int]:
+    """Every resizable layer's width: the seed's, except those ``widths`` changes.
+
+    Raises:
+        UnknownNameError: ``name`` is not in the zoo, or ``widths`` names a layer that is
+            not resizable (the message lists those that are).
+        ShapeError: a width that is not a whole number >= 1.
+
+    Example:
+        >>> resolve_widths("mnist_convnet", {"conv2d_1": 40})
+        {'conv2d': 32, 'conv2d_1': 40}
+    """
+    if name not in ZOO:
+        raise UnknownNameError("model", [name], sorted(ZOO))
+    defaults = dict(ZOO[name].widths)
+    if widths is None:
+        return defaults
+    if not isinstance(widths, Mapping):
+        raise ShapeError(f"widths must map layer names to widths, e.g. {defaults}; got {widths!r}")
+    unknown = [str(k) for k in widths if k not in defaults]
+    if unknown:
+        raise UnknownNameError(f"resizable layer of {name}", unknown, list(defaults))
+    for layer, value in widths.items():
+        try:
+            defaults[layer] = check_int(value, f"width of {layer}", minimum=1)
+        except ConvscopeError:
+            raise ShapeError(
+                f"the width of {layer} must be a whole number >= 1, got {value!r}"
+            ) from None
+    return defaults
+
+
 def build(
     name: str,
     num_classes: int | None = None,
     input_shape: tuple[int, int, int] | None = None,
+    widths: Mapping[str, int] | None = None,
 ) -> ZooModel:
     """Build a zoo architecture with fresh weights.
 
@@ -251,15 +320,20 @@ def build(
         name: one of :func:`list_models` (``mnist_convnet``, ``fashion_gap``, ...).
         num_classes: classes of the last dense layer (default: the seed's).
         input_shape: (C, H, W) input (default: the seed's); channels and size may change.
+        widths: channels (units) of resizable layers, by name, where they differ from the
+            seed's (a pruned model; see ``ZOO[name].widths`` for the layers).
 
     Raises:
-        UnknownNameError: ``name`` is not in the zoo (the message lists the zoo).
-        ShapeError: the input is too small for the architecture.
+        UnknownNameError: ``name`` is not in the zoo (the message lists the zoo), or
+            ``widths`` names a layer that is not resizable.
+        ShapeError: the input is too small for the architecture, or a width is not >= 1.
 
     Example:
         >>> model = build("mnist_convnet")
         >>> sum(p.numel() for p in model.parameters())
         34826
+        >>> build("mnist_convnet", widths={"conv2d_1": 32}).widths
+        {'conv2d': 32, 'conv2d_1': 32}
     """
     if name not in ZOO:
         raise UnknownNameError("model", [name], sorted(ZOO))
@@ -271,8 +345,8 @@ def build(
     if k < 1:
         raise ShapeError(f"num_classes must be >= 1, got {num_classes}")
     shape = _image_shape(input_shape or entry.input_shape)
-    layers = entry.builder(*shape, k)
-    model = ZooModel(name, shape, k, layers)
+    sizes = resolve_widths(name, widths)
+    model = ZooModel(name, shape, k, entry.builder(*shape, k, sizes), widths=sizes)
     model.eval()  # probe in eval mode: batch norm cannot train on one image
     with torch.no_grad():  # fails here, not at the first batch, if the input is too small
         try:

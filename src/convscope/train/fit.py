@@ -66,6 +66,7 @@ def fit(
     progress: bool | ProgressFn = True,
     class_names: list[str] | None = None,
     dataset_name: str | None = None,
+    penalty: Any = None,
 ) -> History:
     """Train a classifier that returns logits with Adam and cross-entropy, like ``model.fit``.
 
@@ -108,6 +109,12 @@ def fit(
             ``progress(epoch, step, steps, logs)`` called after every batch.
         class_names: class names to store with the model (default ``data.class_names``).
         dataset_name: data-set name to store with the model (default ``data.name``).
+        penalty: an extra loss term, such as
+            :class:`~convscope.train.penalty.SimilarityPenalty`: called with no argument
+            after each training forward pass, its scalar tensor is added to the
+            cross-entropy that is minimised (the logged ``loss`` stays the cross-entropy).
+            It also runs as a callback (after the user's) and the run record keeps its
+            ``describe()``. ``None`` (default) trains on the cross-entropy alone.
 
     Returns:
         The :class:`History`: per epoch ``epoch`` (1-based), ``loss``, ``accuracy``,
@@ -141,6 +148,9 @@ def fit(
     names = class_names_for(class_names, data, num_classes)
     ds_name = dataset_name if dataset_name is not None else getattr(data, "name", None)
     options.update(device=str(dev), monitor="val_loss" if split.has_val else "loss")
+    if penalty is not None:
+        callbacks = [*callbacks, _checked_penalty(penalty)]
+        options["penalty"] = getattr(penalty, "describe", lambda: repr(penalty))()
     torch.manual_seed(options["seed"])
     state = TrainState(
         model,
@@ -157,6 +167,7 @@ def fit(
     run_epochs(
         state, split, data, epochs=options["epochs"], batch_size=options["batch_size"],
         device=dev, progress=progress, rng=ckpt["rng"] if ckpt is not None else None,
+        penalty=penalty,
     )  # fmt: skip
     return state.history
 
@@ -182,6 +193,16 @@ def _checked_options(
         "loss": "cross_entropy",
         "monitor": None,
     }
+
+
+def _checked_penalty(penalty: Any) -> Any:
+    """The penalty, if it can be called for the extra loss term."""
+    if not callable(penalty):
+        raise ConvscopeError(
+            f"penalty must be callable (returning a scalar tensor), got {type(penalty).__name__}"
+            "; see convscope.train.penalty.SimilarityPenalty"
+        )
+    return penalty
 
 
 def _run_folder(out: str | os.PathLike | None, resume: bool) -> RunFolder | None:

@@ -138,11 +138,14 @@ def train_epoch(
     batch_size: int,
     device: torch.device,
     bar: _Progress,
+    penalty: Callable[[], torch.Tensor] | None = None,
 ) -> dict[str, float]:
     """One pass over the shuffled training split in train mode; its mean loss and accuracy.
 
     ``bar`` reports progress (``_Progress(False, ...)`` reports nothing); see
-    :func:`run_epochs` for the whole loop.
+    :func:`run_epochs` for the whole loop. ``penalty()``, if given, is called after each
+    forward pass and its scalar is added to the loss that is minimised (the logged
+    ``loss`` stays the cross-entropy).
     """
     model, optimizer = state.model, state.optimizer
     n = int(x.shape[0])
@@ -157,7 +160,7 @@ def train_epoch(
             optimizer.zero_grad(set_to_none=True)
             logits = model(xb)
             loss = F.cross_entropy(logits, yb)
-            loss.backward()
+            (loss if penalty is None else loss + penalty()).backward()
             optimizer.step()
             running.add(loss, logits, yb)
             bar.update(step, running.logs)
@@ -210,8 +213,11 @@ def run_epochs(
     device: torch.device,
     progress: bool | ProgressFn,
     rng: dict[str, Any] | None = None,
+    penalty: Callable[[], torch.Tensor] | None = None,
 ) -> str:
     """Train from ``state.epoch`` up to ``epochs`` unless a callback stops it; the status.
+
+    ``penalty`` is an extra loss term (see :func:`train_epoch`).
 
     ``state.callbacks`` see every epoch's logs with the model in eval mode, and ``on_train_end``
     always runs: ``"interrupted"`` on Ctrl-C, ``"failed"`` on an error (both re-raised).
@@ -233,8 +239,9 @@ def run_epochs(
                 started = time.perf_counter()
                 bar = _Progress(progress, epoch, epochs, steps)
                 logs: dict[str, Any] = train_epoch(
-                    state, x_train, y_train, batch_size=batch_size, device=device, bar=bar
-                )
+                    state, x_train, y_train, batch_size=batch_size, device=device, bar=bar,
+                    penalty=penalty,
+                )  # fmt: skip
                 if split.x_val is not None:
                     logs.update(validate(model, split.x_val, split.y_val, batch_size, device))
                 model.eval()
