@@ -11,8 +11,11 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
 
-COLORS = {"multiply": "tab:red", "cosine": "tab:blue", "pearson": "tab:green"}
-CRITERION_COLORS = ["tab:red", "tab:orange", "tab:blue", "tab:purple", "tab:gray"]
+from convscope.render import OKABE_ITO  # noqa: E402
+
+# the Okabe-Ito palette, as convscope's own figures: readable with every colour vision
+COLORS = {"multiply": OKABE_ITO[1], "cosine": OKABE_ITO[4], "pearson": OKABE_ITO[2]}
+CRITERION_COLORS = [OKABE_ITO[i] for i in (1, 5, 4, 3, 7)]
 GROUP = ("horse", "zebra", "cow", "giraffe")
 
 
@@ -62,7 +65,7 @@ def curves_figure(s000: dict, groups: dict, path: Path) -> Path:
         for k, r in enumerate(x for x in s000[key] if x["metric"] == "multiply"):
             curves = np.asarray(r["curves"], float)
             epochs = np.arange(1, curves.shape[1] + 1)
-            color = f"C{k}"
+            color = OKABE_ITO[(k + 1) % len(OKABE_ITO)]
             ax.plot(epochs, curves.mean(0), color=color, label=r["layer"])
             ax.fill_between(epochs, curves.min(0), curves.max(0), color=color, alpha=0.2)
         twin = ax.twinx()
@@ -91,7 +94,7 @@ def distance_figure(s001: dict, path: Path) -> Path:
         ax.set_yticks(range(len(names)), names, fontsize=7)
         for label in [*ax.get_xticklabels(), *ax.get_yticklabels()]:
             if label.get_text() in GROUP:
-                label.set_color("red")
+                label.set_color(OKABE_ITO[5])
                 label.set_fontweight("bold")
         ax.set_title(f"{key[0]} on {key[1]}", fontsize=9)
     fig.suptitle("Seed 001: class distance by firing profile (mean over seeds; dark = near; "
@@ -128,12 +131,12 @@ def penalty_figure(rows: list[dict], path: Path) -> Path:
     for k, row in enumerate(rows):
         for plain_acc, pen_acc, plain_final, pen_final in row["pairs"]:
             off = (k - (len(rows) - 1) / 2) * 0.05
-            axes[0].plot([0, k + 1], [100 * plain_acc, 100 * pen_acc], "o-", color=f"C{k}",
+            axes[0].plot([0, k + 1], [100 * plain_acc, 100 * pen_acc], "o-", color=OKABE_ITO[(k + 1) % len(OKABE_ITO)],
                          alpha=0.6)  # fmt: skip
             for ax, metric in zip(axes[1:], ("multiply", "cosine"), strict=True):
                 layer = list(plain_final)[-1]
                 ax.plot([0 + off, k + 1], [plain_final[layer][metric], pen_final[layer][metric]],
-                        "o-", color=f"C{k}", alpha=0.6)  # fmt: skip
+                        "o-", color=OKABE_ITO[(k + 1) % len(OKABE_ITO)], alpha=0.6)  # fmt: skip
     for ax, title in zip(axes, ("test accuracy (%)", "final similarity, multiply",
                                 "final similarity, cosine"), strict=True):  # fmt: skip
         ax.set_xticks(range(len(labels)), labels, fontsize=7)
