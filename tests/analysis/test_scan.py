@@ -24,6 +24,7 @@ from convscope.metrics.accumulator import Accumulator, Batch
 from convscope.metrics.evaluation import EvaluationAccumulator
 from convscope.metrics.firing import FiringAccumulator
 from convscope.metrics.stats import ChannelStats
+from convscope.metrics.topk import TopKAccumulator
 from convscope.report import sections as S
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "convscope"
@@ -238,7 +239,9 @@ def test_every_section_result_is_json_safe(model, xy):
     x, y = xy
     infos = cs.layers(model)
     data = S.model.DataSummary("toy", "test", len(x), tuple("0123456789"))
-    ev, prof, stats, kept = scan(model, xy, *_accumulators(), batch_size=16)
+    ev, prof, stats, kept, tops = scan(
+        model, xy, *_accumulators(), TopKAccumulator(3, layers=["conv2d_1"]), batch_size=16
+    )
     results = {
         "model": S.model.compute(infos, arch="mnist_convnet", input_shape=(1, 28, 28), data=data),
         "training": S.training.compute({"loss": [1.0, math.nan], "val_loss": [math.inf, 0.5]}),
@@ -264,6 +267,7 @@ def test_every_section_result_is_json_safe(model, xy):
         ),
         "classes": S.firing.compute(prof, np.zeros((10, 1, 28, 28)), "flatten"),
         "channels": S.channels.compute(stats, split="test", count=len(x)),
+        "atlas": S.atlas.compute(model, x, tops, split="test", max_channels=4),
     }
     assert [section.ID for section in S.SECTIONS] == list(results)
     for section in S.SECTIONS:
@@ -301,14 +305,24 @@ def test_report_runs_exactly_one_pass_over_the_split(tmp_path):
     calls: list[torch.Tensor] = []
     handle = model.register_forward_pre_hook(lambda _m, inputs: calls.append(inputs[0]))
     try:
-        cs.report.build_report(model, small, tmp_path / "report", images=[0], similarity_images=4)
+        report = cs.report.build_report(
+            model, small, tmp_path / "report", images=[0], similarity_images=4
+        )
     finally:
         handle.remove()
     # layer listing runs one zero image to learn the output shapes; the data goes once
     probes = [t for t in calls if t.shape[0] == 1 and not t.any()]
     data_calls = [int(t.shape[0]) for t in calls if not (t.shape[0] == 1 and not t.any())]
-    assert data_calls == [256, n - 256]
-    assert len(probes) <= 1
+    assert data_calls[:2] == [256, n - 256]
+    assert len(probes) <= 2  # the layer listing's and the atlas capture's one-row traces
+    # after the pass, only the atlas's exemplar images run again (for their maps' overlays)
+    exemplars = {
+        e["image"]
+        for layer in report.metrics["atlas"].values()
+        for channel in layer["channels"]
+        for e in channel["exemplars"]
+    }
+    assert sum(data_calls[2:]) == len(exemplars) < n
 
 
 # -- import rules of this change ----------------------------------------------------------------
