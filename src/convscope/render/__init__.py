@@ -17,10 +17,10 @@ Example:
 from __future__ import annotations
 
 from ._fig import OKABE_ITO, save, to_uint8
+from ._layout import flat_channels
 from ._tiles import normalize, resize_bilinear, tile
 from .classes import class_ranking, confusion, examples_row, predictions_grid
 from .curves import history, similarity_caption, similarity_trends, similarity_vs_loss
-from ._layout import flat_channels
 from .epochs import maps_over_epochs
 from .maps import belt, mosaic, samples_grid
 from .matrices import cluster_order, display_order, distance_matrix, similarity_matrix
