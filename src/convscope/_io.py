@@ -1,13 +1,33 @@
-"""Atomic file writes: a temporary file in the same folder, then ``os.replace``."""
+"""Atomic file writes: a temporary file in the same folder, then ``os.replace``.
+
+Also the checks every verb that writes makes before any compute
+(:func:`check_writable_dir`: the folder can be made and written, and the device has
+room) and the cleanup of the temporaries a killed process leaves behind
+(:func:`clean_stale_temporaries`: their names carry the writer's process id).
+"""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
+import re
+import shutil
 import tempfile
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
+
+from .errors import ConvscopeError, describe_os_error
+
+MIN_FREE_BYTES = 1 << 20
+"""A folder on a device with less free space than this is refused before any compute."""
+
+STALE_AFTER_S = 24 * 3600.0
+"""A temporary whose writer cannot be identified counts as stale after this long."""
+
+_TEMP = re.compile(r"^\..+\.(?P<pid>\d+)-[^./]*\.tmp$")
 
 
 def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> Path:
@@ -24,20 +44,146 @@ def atomic_write(path: str | os.PathLike, write: Callable[[IO[bytes]], Any]) -> 
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    fd, tmp = tempfile.mkstemp(
+        prefix=f".{path.name}.{os.getpid()}-", suffix=".tmp", dir=path.parent
+    )
     try:
         os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; give the usual mode
         with os.fdopen(fd, "wb") as handle:
-            write(handle)
-            handle.flush()
-            os.fsync(handle.fileno())
+            _fill_temporary(handle, write)
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except FileNotFoundError:
             pass
+        if isinstance(exc, OSError) and exc.filename in (None, tmp):
+            exc.filename = str(path)  # name the file being written, not the temporary
         raise
+    return path
+
+
+def _fill_temporary(handle: IO[bytes], write: Callable[[IO[bytes]], Any]) -> None:
+    """Write a temporary file's bytes and flush them to the disk: the one place every
+    convscope file is written through (tests make it raise ``ENOSPC`` to fill the disk)."""
+    write(handle)
+    handle.flush()
+    os.fsync(handle.fileno())
+
+
+def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` runs on this machine (our own counts as running)."""
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process
+        return True
+    except OSError:
+        return False
+    return True
+
+
+def is_stale(pid: int | None, path: str | os.PathLike) -> bool:
+    """Whether a temporary of process ``pid`` (None: unknown) at ``path`` is left over.
+
+    Example:
+        >>> is_stale(os.getpid(), "."), is_stale(None, ".")
+        (False, False)
+    """
+    if pid is not None:
+        return not _pid_alive(pid)
+    try:
+        return time.time() - os.stat(path).st_mtime > STALE_AFTER_S
+    except OSError:
+        return False
+
+
+def clean_stale_temporaries(folder: str | os.PathLike) -> list[Path]:
+    """Delete the temporaries of :func:`atomic_write` that a killed process left in ``folder``.
+
+    A temporary is stale when the process that made it (its id is in the name) no longer
+    runs. Returns the files removed; a folder that does not exist has none.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> _ = (folder / ".a.json.999999999-x1.tmp").write_bytes(b"")
+        >>> [p.name for p in clean_stale_temporaries(folder)]
+        ['.a.json.999999999-x1.tmp']
+    """
+    removed = []
+    try:
+        entries = list(os.scandir(folder))
+    except OSError:
+        return removed
+    for entry in entries:
+        match = _TEMP.match(entry.name)
+        if match is None or not entry.is_file(follow_symlinks=False):
+            continue
+        if is_stale(int(match["pid"]), entry.path):
+            try:
+                os.unlink(entry.path)
+            except OSError:
+                continue
+            removed.append(Path(entry.path))
+    return removed
+
+
+def free_bytes(folder: str | os.PathLike) -> int:
+    """Free bytes on the device holding ``folder`` (for the user, not root's reserve)."""
+    return int(shutil.disk_usage(folder).free)
+
+
+def check_writable_dir(path: str | os.PathLike, what: str = "the output folder") -> Path:
+    """Check, before any compute, that ``path`` can be made (or is) a folder we can write.
+
+    The nearest existing folder on the way is probed by creating and deleting a file in
+    it (permission bits say nothing for root or read-only mounts); a device with less
+    than :data:`MIN_FREE_BYTES` free is refused too. Nothing is left behind.
+
+    Raises:
+        ConvscopeError: a file is in the way, the folder is not writable, or the device is
+            full; the message names the path and the fix.
+
+    Example:
+        >>> import tempfile, pathlib
+        >>> folder = pathlib.Path(tempfile.mkdtemp())
+        >>> check_writable_dir(folder / "new" / "deeper") == folder / "new" / "deeper"
+        True
+        >>> _ = (folder / "f").write_text("x")
+        >>> check_writable_dir(folder / "f")
+        Traceback (most recent call last):
+        ...
+        convscope.errors.ConvscopeError: the output folder ... is a file, not a folder; remove it or choose another path
+    """
+    path = Path(path)
+    probe = path
+    while not probe.exists():
+        if probe.is_symlink():  # a dangling link: writing there would fail later
+            raise ConvscopeError(f"{what} {path}: {probe} is a broken symbolic link")
+        if probe.parent == probe:
+            break
+        probe = probe.parent
+    if probe.exists() and not probe.is_dir():
+        where = path if probe == path else f"{path} (its part {probe})"
+        raise ConvscopeError(
+            f"{what} {where} is a file, not a folder; remove it or choose another path"
+        )
+    try:
+        fd, name = tempfile.mkstemp(prefix=f".convscope-probe.{os.getpid()}-", dir=probe)
+        os.close(fd)
+        os.unlink(name)
+        free = free_bytes(probe)
+    except OSError as exc:
+        if exc.filename is None or str(exc.filename).startswith(str(probe)):
+            exc.filename = str(path)
+        raise ConvscopeError(f"{what}: {describe_os_error(exc)}") from None
+    if free < MIN_FREE_BYTES:
+        full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+        raise ConvscopeError(f"{what}: {describe_os_error(full)} ({free} bytes free)")
     return path
 
 

@@ -14,8 +14,13 @@ Layout::
       evaluation.json     the run's own evaluation (test split of its data and seed)
       predictions.npz     its predictions
       epoch_maps.npz      the similarity tracker's probe maps at chosen epochs
-      evaluations/        every other evaluation asked for, one folder per request
+      evaluations/        every other evaluation asked for, one folder per request:
+        test-mnist5k-seed1/evaluation.json, predictions.npz
       report/             the HTML report
+
+The record's ``split`` holds how the run's data was split (seed, val and test
+fractions): every verb that reads the run loads the same split, so its test split stays
+the held-out one.
 
 Example:
     >>> run = RunFolder("runs/demo/run")
@@ -53,6 +58,9 @@ class RunFolder:
     EVALUATIONS = "evaluations"
     REPORT = "report"
     EPOCH_MAPS = "epoch_maps.npz"
+    SPLIT = "split"
+    SPLIT_DEFAULTS = {"val_fraction": 0.1, "test_fraction": 0.2}
+    """The record key of the split fractions, and the fractions of runs without one."""
 
     def __init__(self, path: str | os.PathLike) -> None:
         self.path = Path(path)
@@ -110,6 +118,11 @@ class RunFolder:
         """``evaluation.json``: the run's own evaluation."""
         return self.path / self.EVALUATION
 
+    @property
+    def evaluations_dir(self) -> Path:
+        """``evaluations/``: one folder per evaluation asked for (:meth:`request_dir`)."""
+        return self.path / self.EVALUATIONS
+
     def request_dir(self, split: str, dataset: str, seed: int) -> Path:
         """The folder of an evaluation asked for on ``split`` of ``dataset`` with ``seed``.
 
@@ -119,6 +132,46 @@ class RunFolder:
         """
         return self.path / self.EVALUATIONS / safe_filename(f"{split}-{dataset}-seed{seed}")
 
+    def is_own_request(self, split: str, dataset: str | None, seed: int) -> bool:
+        """Whether an evaluation of ``split``/``dataset``/``seed`` is the run's own one:
+        the test split of the data it was trained on, split with its seed.
+
+        Example:
+            >>> RunFolder("/nonexistent").is_own_request("test", None, 0)
+            False
+        """
+        own = self.dataset()
+        return split == "test" and own is not None and dataset == own and seed == self.seed()
+
+    def split_options(self) -> dict[str, Any]:
+        """How the run's data was split: ``{"seed", "val_fraction", "test_fraction"}``.
+
+        Runs recorded before the fractions were kept used the defaults (0.1, 0.2).
+
+        Raises:
+            FormatError: the recorded fractions are not numbers.
+
+        Example:
+            >>> RunFolder("/nonexistent").split_options()
+            {'seed': 0, 'val_fraction': 0.1, 'test_fraction': 0.2}
+        """
+        recorded = self.record().get(self.SPLIT) or {}
+        out: dict[str, Any] = {"seed": self.seed()}
+        for key, default in self.SPLIT_DEFAULTS.items():
+            value = recorded.get(key, default) if isinstance(recorded, dict) else default
+            if isinstance(value, bool) or not isinstance(value, (int, float)):
+                raise FormatError(f"{self.record_path}: split {key} {value!r} is not a number")
+            out[key] = float(value)
+        return out
+
+    def record_split(self, val_fraction: float, test_fraction: float) -> Path | None:
+        """Keep the split fractions in the run record (nothing without a record)."""
+        record = self.record()
+        if not record:
+            return None
+        record[self.SPLIT] = {"val_fraction": val_fraction, "test_fraction": test_fraction}
+        return self.write_record(record)
+
     def files(self) -> dict[str, Any]:
         """The file names a run record lists (what the folder holds)."""
         return {
@@ -126,7 +179,20 @@ class RunFolder:
             "checkpoint": self.CHECKPOINT,
             "history": [self.HISTORY_JSON, self.HISTORY_CSV],
             "evaluation": self.EVALUATION,
+            "evaluations": self.EVALUATIONS,
         }
+
+    def owned_paths(self) -> list[Path]:
+        """Every file and folder of the run this class names (what ``--force`` replaces).
+
+        Example:
+            >>> [p.name for p in RunFolder("r").owned_paths()][:3]
+            ['run.json', 'model.safetensors', 'last.ckpt']
+        """
+        names = [self.RECORD, self.MODEL, self.CHECKPOINT, self.HISTORY_JSON, self.HISTORY_CSV,
+                 self.EVALUATION, self.PREDICTIONS, self.EPOCH_MAPS, self.EVALUATIONS,
+                 self.REPORT]  # fmt: skip
+        return [self.path / name for name in names]
 
     # -- state ----------------------------------------------------------------------
     def is_run(self) -> bool:

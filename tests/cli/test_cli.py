@@ -64,9 +64,10 @@ def test_similarity_verb_prints_and_writes(run, tmp_path, capsys):
     assert code == 0
     out = capsys.readouterr().out
     assert "mean similarity" in out and "most similar" in out and "redundancy" in out
-    record = json.loads((tmp_path / "similarity_conv2d_1.json").read_text())
+    # the options are in the name: another metric or image count never overwrites it
+    record = json.loads((tmp_path / "conv2d_1-multiply-n8.json").read_text())
     assert record["images"] == 8 and len(record["matrix"]) == 64
-    rows = (tmp_path / "similarity_conv2d_1.csv").read_text().splitlines()
+    rows = (tmp_path / "conv2d_1-multiply-n8.csv").read_text().splitlines()
     assert len(rows) == 65
     # the printed mean is the library's number
     model, _ = cs.models.load_model(folder)

@@ -109,7 +109,9 @@ def test_without_ray_the_error_says_how_to_install_it(monkeypatch, capsys):
         require_ray()
     assert main(["stats", "mnist_convnet", "--data", "mnist5k", "--engine", "ray"]) == 2
     err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "pip install 'convscope[ray]'" in err[0]
+    errors = [line for line in err if line.startswith("convscope: error:")]
+    assert len(errors) == 1 and "pip install 'convscope[ray]'" in errors[0]
+    assert all(line.startswith("convscope: ") for line in err)  # the rest: one-line warnings
 
 
 def test_an_unreachable_address_fails_fast_with_one_line():

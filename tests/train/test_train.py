@@ -409,7 +409,8 @@ def test_mnist5k_one_epoch_via_cli(tmp_path, cache_dir, capsys):
     assert Evaluation.load(run).split == "test"
     assert main(["evaluate", str(run), "--split", "val", "--data-dir", str(cache_dir)]) == 0
     assert "confusion matrix" in capsys.readouterr().out
-    assert (run / "val" / "evaluation.json").exists()
+    assert (run / "evaluations" / "val-mnist5k-seed0" / "evaluation.json").exists()
+    assert Evaluation.load(run).split == "test"  # the run's own evaluation is untouched
     bad = ["train", "--model", "cifar_cnn5", "--data", "mnist5k", "--out", str(tmp_path / "x")]
     assert main(bad) == 2
     err = capsys.readouterr().err

@@ -141,27 +141,33 @@ def _torch_chain(module: Any, layer: str, image_shape: Any) -> list[Op]:
     leaves = {n: m for n, m in named.items() if next(m.children(), None) is None}
     order: list[str] = []
     if image_shape is not None:
+        from .torch import inference
+
+        calls: dict[str, int] = {}
+
+        def record(name: str) -> None:  # a module called again is `name#1`, as captured
+            count = calls.get(name, 0)
+            calls[name] = count + 1
+            order.append(name if count == 0 else f"{name}#{count}")
+
         handles = [
-            m.register_forward_hook(lambda _m, _i, _o, n=n: order.append(n))
-            for n, m in leaves.items()
+            m.register_forward_hook(lambda _m, _i, _o, n=n: record(n)) for n, m in leaves.items()
         ]
-        was_training = module.training
         try:
             param = next(module.parameters(), None)
             device = param.device if param is not None else "cpu"
-            with torch.no_grad():
-                module.eval()(torch.zeros((1, *image_shape), device=device))
+            with inference(module):
+                module(torch.zeros((1, *image_shape), device=device))
         finally:
             for handle in handles:
                 handle.remove()
-            module.train(was_training)
     else:  # no input shape to run: the modules in the order they were defined
         order = list(leaves)
     order = list(dict.fromkeys(order))
     inside = [i for i, n in enumerate(order) if n == layer or n.startswith(layer + "/")]
     if not inside:
         raise ConvscopeError(f"layer {layer!r} did not run in a forward pass; its field is unknown")
-    return [_torch_op(n, named[n]) for n in order[: inside[-1] + 1]]
+    return [_torch_op(n, named[n.split("#")[0]]) for n in order[: inside[-1] + 1]]
 
 
 def gradient_field(module: Any, layer: str, input_shape: tuple[int, ...], unit: tuple[int, int],

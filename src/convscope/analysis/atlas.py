@@ -19,6 +19,7 @@ Example:
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -91,12 +92,34 @@ class ChannelAtlas:
 
 def _unit_index(field: Field, cells: int, axis: int) -> np.ndarray:
     """For each image cell along ``axis``, the unit whose field is centred nearest to it."""
-    if field.whole:
-        return np.zeros(field.image_shape[axis], np.int64)
+    if field.whole:  # each image cell under the unit at the same relative position
+        size = field.image_shape[axis]
+        return np.arange(size, dtype=np.int64) * cells // size
     pixels = np.arange(field.image_shape[axis], dtype=np.float64)
     centre = field.start[axis] + (field.size[axis] - 1) / 2
     units = np.floor((pixels - centre) / field.jump[axis] + 0.5).astype(np.int64)
     return np.clip(units, 0, cells - 1)
+
+
+def _checked_field(model: Any, top: TopKResult, image_hw: tuple[int, ...]) -> Field:
+    """The layer's field from its layer stack, if it has one unit per map cell.
+
+    A branching model (a residual block's shortcut beside its main path) is read as a
+    chain, which can stride twice; then the field is not known, and the whole image is
+    shown under the full map with a warning rather than a wrong crop.
+    """
+    field = receptive_field(model, top.layer, image_shape=(1, *image_hw))
+    units = None if field.whole or field.seen is None else tuple(len(a[0]) for a in field.seen)
+    if field.whole or units == tuple(top.map_shape):
+        return field
+    warnings.warn(
+        f"the receptive field of {top.layer} could not be read from the layer stack "
+        f"(it gives {units} units for a {tuple(top.map_shape)} map: a branching model); "
+        "the atlas shows whole images",
+        stacklevel=3,
+    )
+    hw = (int(image_hw[0]), int(image_hw[1]))
+    return Field(top.layer, hw, (0, 0), (0, 0), hw, whole=True)
 
 
 def _crop(image: np.ndarray, field: Field, row: int, col: int) -> tuple[np.ndarray, tuple]:
@@ -155,7 +178,7 @@ def atlas(
             f"the top-k result points at image {int(top.images.max())} but {len(x)} images were "
             "given; pass the data set it was computed on"
         )
-    field = field or receptive_field(model, top.layer, image_shape=x.shape[1:])
+    field = field or _checked_field(model, top, x.shape[2:])
     m = top.values.shape[1]
     patches = np.full((len(chosen), m, x.shape[1], *field.size), np.nan, np.float32)
     overlays = np.full((len(chosen), m, *field.size), np.nan, np.float32)

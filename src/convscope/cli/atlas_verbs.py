@@ -12,7 +12,19 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConvscopeError
-from ._common import add_model_data_args, load_model_and_data, parse_layers
+from ._common import (
+    add_json_arg,
+    add_model_data_args,
+    check_device,
+    check_out,
+    default_out,
+    load_model_and_data,
+    model_spec,
+    parse_layers,
+    print_json,
+    request_options,
+    result_stem,
+)
 from .firing_verbs import add_engine_args, prepare_engine
 
 PER_PAGE = 16
@@ -36,8 +48,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--channels", help="channels to draw, e.g. 0-15,40 (default all; the JSON has all)"
     )
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
-    p.add_argument("--out", help="output folder (default: RUN/atlas or ./atlas)")
+    p.add_argument(
+        "--out",
+        help="output folder (default: RUN/atlas or ./atlas; a request with other options than "
+        "the defaults gets a subfolder named after them)",
+    )
     add_engine_args(p)
+    add_json_arg(p)
     p.set_defaults(func=_atlas)
 
 
@@ -62,11 +79,15 @@ def parse_channels(text: str | None) -> list[int] | None:
     return out
 
 
-def _out_dir(args: argparse.Namespace) -> Path:
+def _out_dir(args: argparse.Namespace, meta: Any) -> Path:
+    """--out, else RUN/atlas; a request with non-default options: a subfolder naming them."""
     if args.out:
         return Path(args.out)
-    spec = args.model_path or args.model
-    return Path(spec) / "atlas" if spec and Path(spec).is_dir() else Path("atlas")
+    options = request_options(args, model_spec(args), meta)
+    extra = {**options, "k": args.k if args.k != 9 else None}
+    if not any(v is not None for v in extra.values()):
+        return default_out(args, "atlas")
+    return default_out(args, "atlas") / result_stem("atlas", **extra)
 
 
 def _layers(model: Any, selection: Any) -> list[str]:
@@ -100,6 +121,8 @@ def _atlas(args: argparse.Namespace) -> int:
     if args.k < 1:
         raise ConvscopeError(f"--k must be >= 1, got {args.k}")
     channels = parse_channels(args.channels)
+    check_device(args.device)
+    check_out(default_out(args, "atlas"))  # before any compute
     model, meta, data = load_model_and_data(args)
     x, y = data.split(args.split)
     model, engine = prepare_engine(args, model, meta, data)
@@ -109,7 +132,8 @@ def _atlas(args: argparse.Namespace) -> int:
     results = {}
     for name in names:  # every crop checked before anything is written
         results[name] = atlas(model, x, tops[name], channels=channels)
-    out = _out_dir(args)
+    out = _out_dir(args, meta)
+    lines = []
     for name, result in results.items():
         stem = name.replace("/", "_")
         write_json(out / f"{stem}.json", result.to_json())
@@ -126,7 +150,12 @@ def _atlas(args: argparse.Namespace) -> int:
             number = stale.stem.rpartition("_p")[2]
             if number.isdigit() and int(number) > pages:
                 stale.unlink()
-        print(_summary(result, len(x), args.split, data.name))
+        lines.append(_summary(result, len(x), args.split, data.name))
+    if args.json:
+        print_json({"out": str(out), "split": args.split, "data": data.name, "images": len(x),
+                    "layers": {name: r.to_json() for name, r in results.items()}})  # fmt: skip
+        return 0
+    print("\n".join(lines))
     print(
         f"wrote {', '.join(n.replace('/', '_') for n in results)} (.json, .npz, _pN.png) to {out}"
     )

@@ -13,7 +13,20 @@ from typing import Any
 import numpy as np
 
 from ..errors import ConvscopeError
-from ._common import add_model_data_args, load_model_and_data, parse_layers, run_seed_of
+from ._common import (
+    add_json_arg,
+    add_model_data_args,
+    check_device,
+    check_out,
+    default_out,
+    load_model_and_data,
+    model_spec,
+    parse_layers,
+    print_json,
+    request_options,
+    result_stem,
+    run_seed_of,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -50,8 +63,13 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--top", type=int, default=3, help="nearest classes printed per class")
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
-    p.add_argument("--out", help="output folder (default: RUN/classes or ./classes)")
+    p.add_argument(
+        "--out",
+        help="this request's output folder (default: RUN/classes/LAYER-REDUCE-METRIC..., the "
+        "options in the name, or ./classes/... for a model file)",
+    )
     add_engine_args(p)
+    add_json_arg(p)
     p.set_defaults(func=_classes)
 
     p = sub.add_parser(
@@ -75,6 +93,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--batch-size", type=int, default=256, help="images per forward pass")
     p.add_argument("--out", help="also write stats.json into this folder")
     add_engine_args(p)
+    add_json_arg(p)
     p.set_defaults(func=_stats)
 
 
@@ -117,7 +136,7 @@ def prepare_engine(args: argparse.Namespace, model: Any, meta: Any, data: Any) -
     from ..engine import DataSpec, RayEngine, require_ray
 
     if args.device:
-        model = _on_device(model, args.device)
+        model = _on_device(model, check_device(args.device))
     if args.engine != "ray":
         if args.address:
             raise ConvscopeError("--address needs --engine ray")
@@ -125,7 +144,7 @@ def prepare_engine(args: argparse.Namespace, model: Any, meta: Any, data: Any) -
     require_ray()
     if args.workers < 1:
         raise ConvscopeError(f"--workers must be >= 1, got {args.workers}")
-    spec = args.model_path or args.model
+    spec = model_spec(args)
     x, y = data.split(args.split)
     name = args.data or (meta.dataset if meta is not None else data.name)
     if str(name).startswith("folder:"):  # the files are on this machine: ship the arrays
@@ -142,7 +161,6 @@ def prepare_engine(args: argparse.Namespace, model: Any, meta: Any, data: Any) -
 
 def _on_device(model: Any, device: str) -> Any:
     """Move a torch model to ``device``; refuse what cannot go there."""
-    import torch
 
     from ..adapters import adapter_for
 
@@ -152,21 +170,10 @@ def _on_device(model: Any, device: str) -> Any:
         raise ConvscopeError(
             "--device takes torch models; Keras and ONNX models run where their backend runs them"
         )
-    if str(device).startswith("cuda") and not torch.cuda.is_available():
-        raise ConvscopeError(f"--device {device}: CUDA is not available on this machine")
     try:
         return module.to(device)
     except (RuntimeError, ValueError) as exc:
         raise ConvscopeError(f"--device {device}: {exc}") from None
-
-
-def _out_dir(args: argparse.Namespace, default_name: str) -> Path:
-    if args.out:
-        return Path(args.out)
-    spec = args.model_path or args.model
-    if spec and Path(spec).is_dir():
-        return Path(spec) / default_name
-    return Path(default_name)
 
 
 def _classes(args: argparse.Namespace) -> int:
@@ -180,45 +187,90 @@ def _classes(args: argparse.Namespace) -> int:
         default_layer,
         nearest,
     )
+    from ..report.nonfinite import NonFiniteCounter
 
     check_threshold(args.threshold)
     if args.top < 0:
         raise ConvscopeError(f"--top must be >= 0, got {args.top}")
+    check_device(args.device)
+    check_out(default_out(args, "classes"))  # before any compute
     model, meta, data = load_model_and_data(args)
     x, y = data.split(args.split)
     if y is None or len(y) == 0:
         raise ConvscopeError(f"the {args.split} split of {data.name} has no labelled images")
     names = list(data.class_names) or (list(meta.class_names) if meta is not None else [])
     model, engine = prepare_engine(args, model, meta, data)
-    layer = parse_layers(args.layer) if args.layer is not None else default_layer(model)
-    acc = FiringAccumulator(
-        len(names) or None,
-        args.threshold,
-        check_reduce(args.reduce),
-        layer=resolve_one(model, layer, "classes"),
-        class_names=names or None,
-    )
-    (prof,) = scan(
-        model, (x, y), acc, batch_size=args.batch_size, device=args.device, engine=engine
-    )
+    layer = resolve_one(
+        model, parse_layers(args.layer) if args.layer is not None else default_layer(model),
+        "classes",
+    )  # fmt: skip
+    acc = FiringAccumulator(len(names) or None, args.threshold, check_reduce(args.reduce),
+                            layer=layer, class_names=names or None)  # fmt: skip
+    prof, bad = scan(model, (x, y), acc, NonFiniteCounter([layer]), batch_size=args.batch_size,
+                     device=args.device, engine=engine)  # fmt: skip
+    _refuse_nonfinite(bad, layer, "its firing profile would count them as not firing", args)
     names = prof.class_names
     dist = class_distance(prof, metric=args.metric)
     ranks = nearest(dist)
-    out = _out_dir(args, "classes")
+    out = _classes_out(args, meta, layer)
     prof.to_csv(out / "profile.csv")
     write_text(out / "distance.csv", _distance_csv(dist, names))
     write_text(out / "nearest.csv", _nearest_csv(ranks, names))
-
+    _ranking_figure(dist, x, y, names, out / "ranking.png", data.name)
+    written = ["profile.csv", "distance.csv", "nearest.csv", "ranking.png"]
+    if args.json:
+        print_json(_classes_json(prof, args, data.name, ranks, out, written))
+        return 0
     print(
         f"layer {prof.layer} ({prof.num_units} units), threshold {prof.threshold:g}, "
         f"reduce {prof.reduce}, metric {args.metric}, {int(prof.counts.sum())} {args.split} "
         f"images of {data.name}"
     )
     print(format_nearest_table(ranks, names, prof.counts, top=args.top))
-    figure = _ranking_figure(dist, x, y, names, out / "ranking.png", data.name)
-    written = ["profile.csv", "distance.csv", "nearest.csv"] + (["ranking.png"] if figure else [])
     print(f"wrote {', '.join(written)} to {out}")
     return 0
+
+
+def _refuse_nonfinite(bad: dict, layer: str, why: str, args: argparse.Namespace) -> None:
+    """NaN/Inf activations in the analysed layer: an error naming the layer and the count."""
+    if not bad:
+        return
+    from ..report.nonfinite import describe
+
+    raise ConvscopeError(
+        f"layer {describe(layer, bad[layer])}; {why}. Check the model's weights "
+        f"(`convscope stats {model_spec(args)} --layers all` names every affected layer) and "
+        "the input scaling"
+    )
+
+
+def _classes_out(args: argparse.Namespace, meta: Any, layer: str) -> Path:
+    """--out, else a folder per request under RUN/classes: the options in its name."""
+    if args.out:
+        return Path(args.out)
+    stem = result_stem(
+        layer, args.reduce, args.metric, **request_options(args, model_spec(args), meta),
+        t=args.threshold if args.threshold != 0.0 else None,
+    )  # fmt: skip
+    return default_out(args, "classes") / stem
+
+
+def _classes_json(
+    prof: Any, args: argparse.Namespace, data: str, ranks: list, out: Path, written: list[str]
+) -> dict[str, Any]:
+    """``convscope classes --json``."""
+    names = prof.class_names
+    return {
+        "layer": prof.layer, "units": int(prof.num_units), "threshold": float(prof.threshold),
+        "reduce": prof.reduce, "metric": args.metric, "split": args.split, "data": data,
+        "images": int(prof.counts.sum()),
+        "classes": [
+            {"class": names[k], "count": int(prof.counts[k]),
+             "nearest": [{"class": names[j], "distance": float(d)} for j, d in row[: args.top]]}
+            for k, row in enumerate(ranks)
+        ],
+        "files": [str(out / name) for name in written],
+    }  # fmt: skip
 
 
 def format_nearest_table(
@@ -258,7 +310,7 @@ def _nearest_csv(ranks: list[list[tuple[int, float]]], names: list[str]) -> str:
 
 def _ranking_figure(
     dist: np.ndarray, x: np.ndarray, y: np.ndarray, names: list[str], path: Path, data_name: str
-) -> bool:
+) -> None:
     from .._io import save_figure
     from ..data import class_examples
     from ..render import class_ranking
@@ -266,10 +318,11 @@ def _ranking_figure(
     examples = class_examples(x, y, len(names))  # a class with no image gets a black tile
     fig = class_ranking(dist, examples, names, title=f"nearest classes ({data_name})")
     save_figure(fig, path)
-    return True
 
 
 def _stats(args: argparse.Namespace) -> int:
+    import warnings
+
     from .._io import write_json
     from ..analysis import scan
     from ..metrics.firing import check_threshold
@@ -278,15 +331,34 @@ def _stats(args: argparse.Namespace) -> int:
     check_threshold(args.threshold)
     if args.similarity_samples < 0:
         raise ConvscopeError(f"--similarity-samples must be >= 0, got {args.similarity_samples}")
+    check_device(args.device)
+    if args.out:
+        check_out(args.out)  # before any compute
     model, meta, data = load_model_and_data(args)
     x, _y = data.split(args.split)
     model, engine = prepare_engine(args, model, meta, data)
     acc = ChannelStats(args.threshold, args.similarity_samples, layers=parse_layers(args.layers))
     (stats,) = scan(model, x, acc, batch_size=args.batch_size, device=args.device, engine=engine)
+    affected = [f"{n} ({s.nonfinite} in {s.nonfinite_images} of {s.num_samples} images)"
+                for n, s in stats.items() if s.nonfinite]  # fmt: skip
+    if affected:
+        warnings.warn(
+            f"NaN/Inf activations in {len(affected)} layer(s), marked ! in the table: "
+            f"{', '.join(affected)}; a NaN counts as not firing, and the mean similarity "
+            "leaves those images out",
+            RuntimeWarning,
+            stacklevel=1,
+        )
+    record = {n: s.to_dict() for n, s in stats.items()}
+    path = write_json(Path(args.out) / "stats.json", record) if args.out else None
+    if args.json:
+        print_json({"split": args.split, "data": data.name, "images": len(x),
+                    "threshold": float(args.threshold), "layers": record,
+                    "file": None if path is None else str(path)})  # fmt: skip
+        return 0
     print(f"{len(x)} {args.split} images of {data.name}, a channel fires above {args.threshold:g}")
     print(format_stats_table(stats))
-    if args.out:
-        path = write_json(Path(args.out) / "stats.json", {n: s.to_dict() for n, s in stats.items()})
+    if path is not None:
         print(f"wrote {path}")
     return 0
 
@@ -302,8 +374,9 @@ def format_stats_table(stats: dict[str, Any]) -> str:
     for name, s in stats.items():
         sim = f"{s.mean_similarity:.5g}" if s.mean_similarity is not None else "-"
         dead = ", ".join(map(str, s.dead[:12].tolist())) + (" ..." if len(s.dead) > 12 else "")
+        mark = "!" if getattr(s, "nonfinite", 0) else ""
         lines.append(
-            f"{name:<{width}}{s.num_channels:>9}{len(s.dead):>6}"
+            f"{name + mark:<{width}}{s.num_channels:>9}{len(s.dead):>6}"
             f"{float(np.mean(s.fire_fraction)):>11.3f}{float(np.min(s.fire_fraction)):>10.3f}"
             f"{sim:>12}{s.similarity_samples:>9}  {dead or '-'}"
         )

@@ -23,7 +23,7 @@ from ..adapters.base import spatial_layers
 from ..data import PREPROCESS, RESIZE_MODES, ImageReadError, read_image
 from ..data.images import normalize
 from ..errors import ConvscopeError
-from ._common import model_from_spec, parse_layers
+from ._common import add_json_arg, check_out, model_from_spec, parse_layers, print_json
 
 MAX_LAYERS = 12
 """Layers drawn per image by default: a deep model's 50+ conv layers, evenly sampled."""
@@ -43,7 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="MODEL_OR_RUN",
         help="run folder, model file (.safetensors, .keras, .h5, .onnx) or zoo name",
     )
-    p.add_argument("images", metavar="IMAGE", nargs="+", help="image files")
+    p.add_argument("images", metavar="IMAGE", nargs="*", help="image files")
+    p.add_argument(
+        "--model", dest="model_path", metavar="PATH", help="model file (same as MODEL_OR_RUN)"
+    )
+    p.add_argument(
+        "--data", help="data set whose class names label the top-5 (default: the model's own)"
+    )
     p.add_argument(
         "--layers",
         default=None,
@@ -58,6 +64,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--out", default="maps", help="output folder (default ./maps)")
     add_image_args(p)
     p.add_argument("--trust", action="store_true", help="load Keras files with custom code")
+    add_json_arg(p)
     p.set_defaults(func=_maps)
 
 
@@ -128,10 +135,11 @@ def read_cli_images(
             good.append(Path(path))
         except ImageReadError as exc:
             failed += exc.errors
-            for name, reason in exc.errors:
-                print(f"convscope: error: {name}: {reason}", file=sys.stderr)
-    if not pixels:
-        raise ConvscopeError(f"none of the {len(paths)} image file(s) could be read")
+    if not pixels:  # one line: every file and why
+        reasons = "; ".join(f"{name}: {reason}" for name, reason in failed)
+        raise ConvscopeError(f"none of the {len(paths)} image file(s) could be read ({reasons})")
+    for name, reason in failed:  # the others are drawn; each failed file has its line
+        print(f"convscope: error: {name}: {reason}", file=sys.stderr)
     raw = np.stack(pixels)
     return ImageBatch(good, raw, normalize(raw, mean, std), failed)
 
@@ -198,21 +206,40 @@ def _layers_to_draw(
     return drawn, output_layer(infos), left_out
 
 
+def _spec_and_images(args: argparse.Namespace) -> tuple[str, list[str]]:
+    """``--model PATH IMAGE...`` or ``MODEL_OR_RUN IMAGE...``."""
+    images = list(args.images)
+    if args.model_path:
+        images = [args.model, *images] if args.model else images
+        spec = args.model_path
+    else:
+        spec = args.model
+    if not images:
+        raise ConvscopeError("name at least one image file: convscope maps MODEL_OR_RUN IMAGE...")
+    return spec, images
+
+
 def _maps(args: argparse.Namespace) -> int:
     from .. import render
     from ..capturing import capture
 
-    model, meta = model_from_spec(args.model, trust=args.trust)
+    spec, images = _spec_and_images(args)
+    out = check_out(args.out)  # before any compute
+    model, meta = model_from_spec(spec, trust=args.trust)
     shape = model_image_shape(model, args)
-    batch = read_cli_images(args.images, shape, args)
+    batch = read_cli_images(images, shape, args)
     drawn, output, left_out = _layers_to_draw(
         model, parse_layers(args.layers), args.max_layers, shape
     )
-    if left_out:
+    if left_out and not args.json:
         print(f"not drawn (no spatial maps): {', '.join(left_out)}")
     maps = capture(model, batch.inputs, [*drawn, output] if output not in drawn else drawn)
     names = list(meta.class_names) if meta is not None and meta.class_names else []
-    out = Path(args.out)
+    if args.data and not names:
+        from ..data import lookup
+
+        names = list(lookup(args.data).class_names)
+    rows = []
     for k, path in enumerate(batch.paths):
         folder = out / safe_filename(path.stem)
         folder.mkdir(parents=True, exist_ok=True)
@@ -224,9 +251,15 @@ def _maps(args: argparse.Namespace) -> int:
             render.save(
                 render.overlay(batch.pixels[k], layer_maps[name]), folder / f"overlay_{key}.png"
             )
-        print(f"{path}: {len(drawn) * 2 + 1} figures in {folder}")
         scores = maps[output][k]
-        if scores.ndim == 1 and scores.size > 1:
-            top = top_classes(scores, names)
-            print("  top-5: " + "   ".join(f"{c} {p:.3f}" for c, p in top))
+        top = top_classes(scores, names) if scores.ndim == 1 and scores.size > 1 else []
+        rows.append({"image": str(path), "folder": str(folder), "figures": len(drawn) * 2 + 1,
+                     "top5": [{"class": c, "probability": p} for c, p in top]})  # fmt: skip
+        if not args.json:
+            print(f"{path}: {len(drawn) * 2 + 1} figures in {folder}")
+            if top:
+                print("  top-5: " + "   ".join(f"{c} {p:.3f}" for c, p in top))
+    if args.json:
+        print_json({"layers": drawn, "not_drawn": left_out, "images": rows,
+                    "failed": [{"file": n, "reason": r} for n, r in batch.failed]})  # fmt: skip
     return 2 if batch.failed else 0

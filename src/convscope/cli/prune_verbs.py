@@ -9,7 +9,14 @@ from typing import Any
 
 from ..errors import ConvscopeError
 from ..runfolder import RunFolder
-from ._common import add_model_data_args, load_model_and_data, parse_layers
+from ._common import (
+    add_model_data_args,
+    check_out,
+    load_model_and_data,
+    model_spec,
+    parse_layers,
+    split_options,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -86,12 +93,18 @@ def _prune(args: argparse.Namespace) -> int:
     from ..prune import check_prunable, parameter_count, prune, rank_channels
     from ..train import evaluate, fit
 
-    spec = args.model_path or args.model
+    spec = model_spec(args)
     run = RunFolder(args.out)
     if spec and Path(spec).resolve() == run.path.resolve():
         raise ConvscopeError(f"--out {args.out} is the run being pruned; name a new folder")
     if args.samples < 1 or args.finetune < 0:
         raise ConvscopeError("--samples must be >= 1 and --finetune >= 0")
+    check_out(run.path)  # before any compute
+    if run.is_run() and not args.force:
+        raise ConvscopeError(
+            f"--out {args.out} already holds a run; name a new folder, or pass --force to "
+            "replace it"
+        )
     model, meta, data = load_model_and_data(args)
     layer = resolve_one(model, parse_layers(args.layer), "prune")
     check_prunable(model, layer)  # before ranking: a bad layer fails at once
@@ -116,8 +129,10 @@ def _prune(args: argparse.Namespace) -> int:
     else:
         _save_unfinetuned(pruned, run, names, data, seed)
     final = evaluate(pruned, data.x_test, data.y_test, names)
-    final.split, final.dataset = "test", data.name
+    final.split, final.dataset, final.seed = "test", data.name, seed
     final.save(run.evaluation_dir)
+    fractions = split_options(args, spec)
+    run.record_split(fractions["val_fraction"], fractions["test_fraction"])
     summary = {
         "source": str(spec),
         "layer": ranking.layer,

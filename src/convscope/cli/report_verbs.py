@@ -10,7 +10,19 @@ from pathlib import Path
 from typing import Any
 
 from ..history_keys import mean_key, tracked_layers
-from ._common import add_model_data_args, load_model_and_data, model_from_spec, parse_layers
+from ._common import (
+    add_json_arg,
+    add_model_data_args,
+    check_device,
+    check_out,
+    load_model_and_data,
+    model_from_spec,
+    model_spec,
+    parse_layers,
+    print_json,
+    run_folder,
+    say,
+)
 from .firing_verbs import add_engine_args, prepare_engine
 from .maps_verbs import add_image_args, model_image_shape, read_cli_images
 
@@ -20,12 +32,23 @@ def register(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "report",
         help="write the HTML report (index.html, metrics.json, figures) of a run or model",
-        description="Everything the seeds compute and draw, in one self-contained page: model "
-        "summary, training curves, evaluation, feature maps, kernels, channel similarity, "
-        "class firing profile, dead channels.",
+        description="Everything the seeds compute and draw, in one page: model summary, "
+        "training curves, evaluation (a run's own: the held-out test split of its data and "
+        "seed), feature maps, kernels, channel similarity, class firing profile, dead "
+        "channels, atlas. Built beside --out and swapped in whole; --single-file writes one "
+        "self-contained .html file.",
     )
     add_model_data_args(p)
-    p.add_argument("--out", help="output folder (default RUN/report, or report/)")
+    p.add_argument(
+        "--out",
+        help="output folder (default RUN/report, or report/); with --single-file the .html "
+        "file (default RUN/report.html, or report.html)",
+    )
+    p.add_argument(
+        "--single-file",
+        action="store_true",
+        help="write one self-contained .html file: the stylesheet and every figure inlined",
+    )
     p.add_argument(
         "--images",
         help="probe image indices in the split, e.g. 0,5,17 (default: one per class, four)",
@@ -48,6 +71,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--firing-layer", help="layer for the class firing profile (default: penultimate)"
     )
     add_engine_args(p)
+    add_json_arg(p)
     p.set_defaults(func=_report)
 
     p = sub.add_parser(
@@ -81,10 +105,22 @@ def _parse_images(text: str | None) -> list[int] | None:
         ) from None
 
 
+def _report_out(args: argparse.Namespace) -> Path:
+    """--out, else RUN/report (RUN/report.html) or report (report.html)."""
+    run = run_folder(model_spec(args))
+    name = "report.html" if args.single_file else "report"
+    out = Path(args.out) if args.out else (run.path / name if run is not None else Path(name))
+    if args.single_file and out.is_dir() and not (out / "index.html").exists():
+        out = out / "report.html"  # --out FOLDER --single-file: the file goes inside
+    return out
+
+
 def _report(args: argparse.Namespace) -> int:
     from ..report import build_report, report_for_run
 
-    spec = args.model_path or args.model
+    check_device(args.device)
+    spec = model_spec(args)
+    out = _report_out(args)
     probes, failed = _own_probes(spec, args)
     options: dict[str, Any] = {
         "images": probes if probes is not None else _parse_images(args.images),
@@ -92,22 +128,71 @@ def _report(args: argparse.Namespace) -> int:
         "similarity_images": args.similarity_images,
         "firing_layer": parse_layers(args.firing_layer),
         "split": args.split,
-        "progress": True,
+        "progress": False if args.quiet else SectionProgress(),
+        "single_file": args.single_file,
     }
     if args.engine == "ray" or args.device:  # the data-set pass sharded on Ray, or on a device
         model, meta, data = load_model_and_data(args)
         _model, options["engine"] = prepare_engine(args, model, meta, data)
     started = time.perf_counter()
-    if spec and Path(spec).is_dir():
+    if run_folder(spec) is not None:
         report = report_for_run(
-            spec, out=args.out, data=args.data, data_dir=args.data_dir, seed=args.seed, **options
-        )
+            spec, out=out, data=args.data, data_dir=args.data_dir, seed=args.seed,
+            force=args.force, download=not args.offline, **options,
+        )  # fmt: skip
     else:
         model, _meta, data = load_model_and_data(args)
-        out = args.out or "report"
         report = build_report(model, data, out, **options)
-    print(f"report written in {time.perf_counter() - started:.1f} s: {report.index}")
+    seconds = time.perf_counter() - started
+    if args.json:
+        print_json(_report_json(report, seconds, failed))
+    else:
+        say(args, f"report written in {seconds:.1f} s: {report.index}")
     return 2 if failed else 0
+
+
+def _report_json(report: Any, seconds: float, failed: list) -> dict[str, Any]:
+    """``convscope report --json``: where the page is and its headline numbers."""
+    evaluation = report.metrics.get("evaluation") or {}
+    return {
+        "index": str(report.index),
+        "metrics": None if report.metrics_path is None else str(report.metrics_path),
+        "seconds": round(seconds, 3),
+        "accuracy": evaluation.get("accuracy"),
+        "loss": evaluation.get("loss"),
+        "nonfinite": report.metrics.get("nonfinite") or {},
+        "failed_images": [{"file": name, "reason": why} for name, why in failed],
+    }
+
+
+class SectionProgress:
+    """Report progress: a bar advancing per section on a terminal, else one line per
+    section on stderr (``convscope: report: [3/11] similarity (4.2 s)``)."""
+
+    def __init__(self) -> None:
+        from ..report.sections import SECTIONS
+
+        self.total = len(SECTIONS) + 2  # the data-set pass, the sections, writing figures
+        self.done = 0
+        self.started = time.perf_counter()
+        self.bar: Any = None
+        if sys.stderr.isatty():
+            from tqdm.auto import tqdm
+
+            self.bar = tqdm(total=self.total, desc="report", unit="section", leave=False)
+
+    def __call__(self, name: str) -> None:
+        """One step begins: ``name`` is what is being computed."""
+        self.done += 1
+        if self.bar is not None:
+            self.bar.set_postfix_str(name)
+            self.bar.update(1)
+            if self.done >= self.total:
+                self.bar.close()
+            return
+        elapsed = time.perf_counter() - self.started
+        print(f"convscope: report: [{self.done}/{self.total}] {name} ({elapsed:.1f} s)",
+              file=sys.stderr, flush=True)  # fmt: skip
 
 
 def _own_probes(spec: str | None, args: argparse.Namespace) -> tuple[Any, list]:
@@ -134,7 +219,7 @@ def _demo(args: argparse.Namespace) -> int:
     from ..train import SimilarityTracker, evaluate, fit
 
     started = time.perf_counter()
-    out = Path(args.out)
+    out = check_out(args.out)  # before any compute
     run = out / "run"
     say = _Printer()
     say(f"convscope demo: mnist_convnet on mnist5k -> {out}")
@@ -178,7 +263,7 @@ def _demo(args: argparse.Namespace) -> int:
     trained = time.perf_counter()
     say(f"trained {epochs} epochs in {trained - started:.1f} s")
     evaluation = evaluate(model, data.x_test, data.y_test, list(data.class_names))
-    evaluation.split, evaluation.dataset = "test", "mnist5k"
+    evaluation.split, evaluation.dataset, evaluation.seed = "test", "mnist5k", args.seed
     evaluation.save(run)
     if args.quick:
         from ..report import build_report

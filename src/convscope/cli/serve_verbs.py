@@ -25,14 +25,19 @@ def register(sub: argparse._SubParsersAction) -> None:
         "similarity, class firing and training curves. Pointed at a run folder that "
         "`convscope train` is writing, it follows the training epoch by epoch.",
     )
-    p.add_argument("sources", nargs="+", metavar="MODEL_OR_RUN",
+    p.add_argument("sources", nargs="*", metavar="MODEL_OR_RUN",
                    help="the model (run folder, model file or zoo name), then more run folders "
                    "whose training curves are drawn with its own")  # fmt: skip
+    p.add_argument("--model", dest="model_path", metavar="PATH",
+                   help="the model (same as the first MODEL_OR_RUN)")  # fmt: skip
     p.add_argument("--data", help="data set (default: the one the model was trained on)")
     p.add_argument("--data-dir", help="data cache folder (default $CONVSCOPE_DATA)")
     p.add_argument("--seed", type=int, help="split seed (default: the run's, else 0)")
     p.add_argument("--split", choices=["test", "val", "train"], default="test")
     p.add_argument("--trust", action="store_true", help="load Keras files with custom code")
+    p.add_argument("--offline", action="store_true", help="never download data")
+    p.add_argument("--force", action="store_true",
+                   help="explore a data set whose classes are not the model's")  # fmt: skip
     p.add_argument("--host", default="127.0.0.1",
                    help="interface to listen on (default 127.0.0.1: this machine only; any "
                    "other host needs the random token printed at start)")  # fmt: skip
@@ -108,11 +113,16 @@ def _imports() -> tuple[Any, ...]:
 
 def _serve(args: argparse.Namespace) -> int:
     Explorer, create_app, warm_up, is_loopback, new_token, bind, run_server, url_for = _imports()
+    if args.model_path:
+        args.sources = [args.model_path, *args.sources]
+    if not args.sources:
+        raise ConvscopeError("name a model: convscope serve MODEL_OR_RUN [RUN ...]")
     runs, model_run = _runs(args.sources)
     if model_run is not None:
         _wait_for_weights(model_run)
     ns = argparse.Namespace(model=args.sources[0], model_path=None, data=args.data,
-                            data_dir=args.data_dir, seed=args.seed, trust=args.trust)  # fmt: skip
+                            data_dir=args.data_dir, seed=args.seed, trust=args.trust,
+                            offline=args.offline, force=args.force)  # fmt: skip
     model, meta, data = load_model_and_data(ns)
     sock = bind(args.host, args.port)  # a taken port fails before the analysis
     banners = []

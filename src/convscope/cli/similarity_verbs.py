@@ -6,16 +6,30 @@ import argparse
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
-from .._io import safe_filename, write_json, write_text
+from .._io import write_json, write_text
 from ..adapters import resolve_layers
 from ..adapters.base import default_tracked_layer
 from ..capturing import capture
 from ..capturing import layers as list_layers
-from ..errors import ConvscopeError
-from ._common import add_model_data_args, load_model_and_data, parse_layers
+from ..errors import ConvscopeError, UnknownNameError
+from ._common import (
+    add_json_arg,
+    add_model_data_args,
+    check_out,
+    default_out,
+    load_model_and_data,
+    model_spec,
+    nonfinite_counts,
+    parse_layers,
+    print_json,
+    request_options,
+    result_stem,
+    split_options,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -49,18 +63,55 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--out",
-        help="folder for similarity.csv and similarity.json (default: RUN/similarity or ./similarity)",
+        help="folder for LAYER-METRIC.csv and .json (options other than the defaults are "
+        "named in the file name too; default: RUN/similarity or ./similarity)",
     )
+    add_json_arg(p)
     p.set_defaults(func=_similarity)
 
 
 def _similarity(args: argparse.Namespace) -> int:
     from ..metrics import similarity as sim  # torch: imported when the verb runs
 
-    model, _meta, data = load_model_and_data(args)
     if args.images < 1:
         raise ConvscopeError(f"--images must be at least 1, got {args.images}")
-    selection = parse_layers(args.layer)
+    if args.metric not in sim.available_metrics():  # before loading anything
+        raise UnknownNameError("similarity metric", [args.metric], sim.available_metrics())
+    out = check_out(default_out(args, "similarity"))
+    model, meta, data = load_model_and_data(args)
+    layer = _layer(model, args.layer)
+    x, _y = data.split(args.split)
+    x = x[: args.images]
+    maps = capture(model, x, layers=[layer])[layer]
+    bad = nonfinite_counts({layer: maps})
+    if bad:
+        images = int((~np.isfinite(maps.reshape(len(maps), -1))).any(axis=1).sum())
+        raise ConvscopeError(
+            f"layer {layer!r} has {bad[layer]} NaN/Inf activation(s) in {images} of {len(x)} "
+            "image(s): its channel similarity cannot be computed. Check the model's weights "
+            f"(`convscope stats {model_spec(args)}` names every affected layer) and the "
+            "input scaling"
+        )
+    record = _measure(sim, maps, layer, args)
+    record.update(images=len(x), split=args.split, data=data.name,
+                  seed=split_options(args, model_spec(args))["seed"])  # fmt: skip
+    stem = result_stem(
+        layer, args.metric, **request_options(args, model_spec(args), meta),
+        n=args.images if args.images != 32 else None, t=args.threshold,
+        r=args.max_ratio if args.max_ratio != 3.0 else None,
+    )  # fmt: skip
+    written = [write_text(out / f"{stem}.csv", _matrix_csv(record["matrix"])),
+               write_json(out / f"{stem}.json", record)]  # fmt: skip
+    if args.json:
+        print_json({**record, "files": [str(p) for p in written]})
+        return 0
+    _print(record, maps.shape, written)
+    return 0
+
+
+def _layer(model: object, text: str | None) -> str:
+    """The one layer --layer names (default: the last conv layer)."""
+    selection = parse_layers(text)
     infos = list_layers(model)
     names = (
         resolve_layers(selection, infos)
@@ -69,12 +120,13 @@ def _similarity(args: argparse.Namespace) -> int:
     )
     if len(names) != 1:
         raise ConvscopeError(
-            f"--layer {args.layer!r} selects {len(names)} layers ({', '.join(names)}); name one"
+            f"--layer {text!r} selects {len(names)} layers ({', '.join(names)}); name one"
         )
-    layer = names[0]
-    x, _y = data.split(args.split)
-    x = x[: args.images]
-    maps = capture(model, x, layers=[layer])[layer]
+    return names[0]
+
+
+def _measure(sim: Any, maps: np.ndarray, layer: str, args: argparse.Namespace) -> dict[str, Any]:
+    """Mean similarity per image, the extreme pairs, the redundancy groups, the matrix."""
     per_image = np.atleast_1d(
         sim.mean_similarity(maps, metric=args.metric, per_image=True, layer=layer)
     )
@@ -84,53 +136,53 @@ def _similarity(args: argparse.Namespace) -> int:
     )
     red_kwargs = {} if args.threshold is None else {"threshold": args.threshold}
     red = sim.redundancy(maps, metric=args.metric, layer=layer, similarity=S, **red_kwargs)
+    return {
+        "layer": layer,
+        "metric": args.metric,
+        "channels": int(maps.shape[1]),
+        "mean": float(per_image.mean()),
+        "std": float(per_image.std()),
+        "per_image": per_image.tolist(),
+        "most": None if ext.most is None else ext.most._asdict(),
+        "least": None if ext.least is None else ext.least._asdict(),
+        "groups": [list(map(int, g)) for g in red.groups],
+        "threshold": float(red.threshold),
+        "max_ratio": float(args.max_ratio),
+        "distinct_maps": int(red.n_distinct),
+        "effective_rank": float(red.effective_rank),
+        "matrix": np.asarray(S).tolist(),
+    }
 
-    shape = "x".join(map(str, maps.shape[1:]))
+
+def _matrix_csv(matrix: list[list[float]]) -> str:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer)
+    writer.writerow(["channel", *range(len(matrix))])
+    for i, row in enumerate(matrix):
+        writer.writerow([i, *(f"{v:.6f}" for v in row)])
+    return buffer.getvalue()
+
+
+def _print(record: dict[str, Any], shape: tuple[int, ...], written: list[Path]) -> None:
+    dims = "x".join(map(str, shape[1:]))
     print(
-        f"layer {layer} ({shape}), metric {args.metric}, {len(x)} {args.split} images of {data.name}"
+        f"layer {record['layer']} ({dims}), metric {record['metric']}, {record['images']} "
+        f"{record['split']} images of {record['data']}"
     )
-    print(f"mean similarity   {per_image.mean():.6f}  (std over images {per_image.std():.6f})")
-    for label, pair_ in (("most similar", ext.most), ("least similar", ext.least)):
+    per_image = np.asarray(record["per_image"])
+    print(f"mean similarity   {record['mean']:.6f}  (std over images {per_image.std():.6f})")
+    for label, key in (("most similar", "most"), ("least similar", "least")):
+        pair_ = record[key]
         if pair_ is None:
             print(f"{label:<17} none qualifies")
         else:
-            i, j, value = pair_
-            print(f"{label:<17} #{i} and #{j}: {value:.6f}")
+            print(f"{label:<17} #{pair_['i']} and #{pair_['j']}: {pair_['value']:.6f}")
+    groups = record["groups"]
     print(
-        f"redundancy        {len(red.groups)} group(s) above {red.threshold:.2f}; "
-        f"{red.n_distinct} distinct maps of {maps.shape[1]} (effective rank {red.effective_rank:.1f})"
+        f"redundancy        {len(groups)} group(s) above {record['threshold']:.2f}; "
+        f"{record['distinct_maps']} distinct maps of {record['channels']} (effective rank "
+        f"{record['effective_rank']:.1f})"
     )
-    for k, group in enumerate(red.groups, 1):
+    for k, group in enumerate(groups, 1):
         print(f"  group {k}: {', '.join(map(str, group))}")
-
-    spec = args.model_path or args.model
-    default_out = Path(spec) / "similarity" if spec and Path(spec).is_dir() else Path("similarity")
-    out = Path(args.out) if args.out else default_out
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(["channel", *range(S.shape[1])])
-    for i, row in enumerate(S):
-        writer.writerow([i, *(f"{v:.6f}" for v in row)])
-    write_text(out / f"similarity_{safe_filename(layer)}.csv", buffer.getvalue())
-    write_json(
-        out / f"similarity_{safe_filename(layer)}.json",
-        {
-            "layer": layer,
-            "metric": args.metric,
-            "images": len(x),
-            "split": args.split,
-            "data": data.name,
-            "mean": float(per_image.mean()),
-            "std": float(per_image.std()),
-            "per_image": per_image.tolist(),
-            "most": None if ext.most is None else ext.most._asdict(),
-            "least": None if ext.least is None else ext.least._asdict(),
-            "groups": [list(map(int, g)) for g in red.groups],
-            "threshold": float(red.threshold),
-            "distinct_maps": int(red.n_distinct),
-            "effective_rank": float(red.effective_rank),
-            "matrix": np.asarray(S).tolist(),
-        },
-    )
-    print(f"wrote {out / f'similarity_{safe_filename(layer)}.csv'} and .json")
-    return 0
+    print(f"wrote {written[0]} and {written[1].name}")

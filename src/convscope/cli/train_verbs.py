@@ -1,4 +1,9 @@
-"""``convscope train`` and ``convscope evaluate``."""
+"""``convscope train``: a zoo model on a data set into a run folder (``evaluate`` lives in
+:mod:`convscope.cli.evaluate_verbs`).
+
+An existing run is never replaced silently: ``--out`` a run folder needs ``--resume``
+(continue it) or ``--force`` (replace it). The split fractions are kept in the run record,
+so every verb that reads the run later loads the same held-out test split."""
 
 from __future__ import annotations
 
@@ -14,7 +19,7 @@ from .. import data as data_mod
 from .._io import safe_filename
 from ..errors import ConvscopeError, ShapeError
 from ..runfolder import RunFolder
-from ._common import add_model_data_args, load_model_and_data, parse_layers
+from ._common import add_json_arg, check_device, check_out, parse_layers, print_json
 
 _DEFAULTS: dict[str, Any] = {
     "model": "mnist_convnet",
@@ -67,25 +72,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="validation images the tracked similarity is measured on (default 32)",
     )
     _add_penalty_args(p)
+    _add_split_args(p)
     p.set_defaults(func=_train)
 
-    p = sub.add_parser(
-        "evaluate",
-        help="evaluate a trained run or model file on its test (or val) split",
-        description=f"Load the model (RUN/{RunFolder.MODEL}, or a .safetensors, .keras, .h5 "
-        "or .onnx file with --data) and its data set (same seed, so the same split), print "
-        "loss, accuracy, per-class accuracy and the confusion matrix, and write "
-        f"{RunFolder.EVALUATION} and {RunFolder.PREDICTIONS}.",
-    )
-    add_model_data_args(p, split=False)
-    p.add_argument("--split", choices=["test", "val"], default="test")
-    p.add_argument("--batch-size", type=int, default=512)
+
+def _add_split_args(p: argparse.ArgumentParser) -> None:
+    """``--val-fraction``, ``--test-fraction``, ``--force``, ``--offline``, ``--json``."""
+    for which, default in RunFolder.SPLIT_DEFAULTS.items():
+        flag = "--" + which.replace("_", "-")
+        p.add_argument(
+            flag, type=float, metavar="F",
+            help=f"share of each class held out for {which.split('_')[0]} (default {default}; "
+            "data sets with an official test set keep theirs)",
+        )  # fmt: skip
     p.add_argument(
-        "--out",
-        help=f"folder for {RunFolder.EVALUATION}/{RunFolder.PREDICTIONS} (default RUN, or RUN/val)",
+        "--force",
+        action="store_true",
+        help="replace the run already in --out (default: refuse; --resume continues it)",
     )
-    p.add_argument("--normalized", action="store_true", help="print row-normalised matrix")
-    p.set_defaults(func=_evaluate)
+    p.add_argument(
+        "--offline", action="store_true", help="never download data (also CONVSCOPE_OFFLINE=1)"
+    )
+    add_json_arg(p)
 
 
 @contextlib.contextmanager
@@ -134,8 +142,61 @@ def _options(args: argparse.Namespace) -> dict[str, Any]:
     return chosen
 
 
-def _load_data(name: str, seed: int, data_dir: str | None, input_shape: Any) -> Any:
-    return data_mod.load(name, seed=seed, data_dir=data_dir, input_shape=input_shape)
+def _load_data(name: str, seed: int, data_dir: str | None, shape: Any, **options: Any) -> Any:
+    return data_mod.load(name, seed=seed, data_dir=data_dir, input_shape=shape, **options)
+
+
+def _fractions(args: argparse.Namespace, run: RunFolder) -> dict[str, float]:
+    """--val-fraction/--test-fraction, else (with --resume) the run's, else the defaults."""
+    recorded = run.split_options() if args.resume else dict(RunFolder.SPLIT_DEFAULTS)
+    chosen = {}
+    for key in RunFolder.SPLIT_DEFAULTS:
+        value = getattr(args, key)
+        chosen[key] = float(value) if value is not None else recorded[key]
+    for key, value in chosen.items():
+        if not 0.0 <= value < 1.0:  # NaN fails too
+            flag = "--" + key.replace("_", "-")
+            raise ConvscopeError(f"{flag} takes a share in [0, 1), e.g. 0.1; got {value}")
+    if sum(chosen.values()) >= 1.0:
+        raise ConvscopeError(
+            f"--val-fraction {chosen['val_fraction']} + --test-fraction "
+            f"{chosen['test_fraction']} leave no image to train on; keep their sum below 1"
+        )
+    return chosen
+
+
+def _refuse_overwrite(args: argparse.Namespace, run: RunFolder) -> None:
+    """An existing run is replaced only with --force (continued with --resume)."""
+    if args.resume and args.force:
+        raise ConvscopeError("--resume continues the run, --force replaces it: choose one")
+    if args.resume or args.force or not run.is_run():
+        return
+    record = run.record()
+    what = ", ".join(
+        str(part)
+        for part in (
+            (record.get("model") or {}).get("arch"),
+            record.get("dataset") and f"on {record['dataset']}",
+            record.get("status"),
+            record.get("best_epoch") and f"best epoch {record['best_epoch']}",
+        )
+        if part
+    )
+    raise ConvscopeError(
+        f"{run.path} already holds a run ({what or 'trained weights'}); continue it with "
+        "--resume, replace it with --force, or choose another --out"
+    )
+
+
+def _clear(run: RunFolder) -> None:
+    """Remove the files of the run being replaced (--force): no stale report or evaluation."""
+    import shutil
+
+    for path in run.owned_paths():
+        if path.is_dir() and not path.is_symlink():
+            shutil.rmtree(path)
+        elif path.exists() or path.is_symlink():
+            path.unlink()
 
 
 def _input_shape(model_name: str, data_name: str) -> tuple[int, ...]:
@@ -158,9 +219,7 @@ def _input_shape(model_name: str, data_name: str) -> tuple[int, ...]:
 
 
 def _train(args: argparse.Namespace) -> int:
-    from ..models import build  # torch: imported when the verb runs
-    from ..train import evaluate, fit
-
+    check_device(args.device)
     opts = _options(args)
     if args.resume and not args.out:
         raise ConvscopeError("--resume needs --out RUN: the run folder to continue")
@@ -168,13 +227,42 @@ def _train(args: argparse.Namespace) -> int:
     seed_shape = _input_shape(model_name, data_name)
     out = Path(args.out) if args.out else Path("runs") / safe_filename(f"{model_name}-{data_name}")
     run = RunFolder(out)
+    check_out(out)
+    _refuse_overwrite(args, run)
     if args.resume and not run.checkpoint.exists():
         raise ConvscopeError(
             f"cannot resume: {run.checkpoint} does not exist; train without --resume"
         )
-    data = _load_data(data_name, opts["seed"], args.data_dir, seed_shape)
-    import torch  # imported when the verb runs
+    fractions = _fractions(args, run)
+    data = _load_data(data_name, opts["seed"], args.data_dir, seed_shape, **fractions,
+                      download=not args.offline)  # fmt: skip
+    extras = {"callbacks": [*_tracker(args), _PrintEpochs(opts["epochs"])],
+              "penalty": _penalty(args)}  # fmt: skip
+    if args.force:  # every option checked: only now is the old run replaced
+        _clear(run)
+    with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
+        result = _train_and_test(args, opts, run, data, fractions, seed_shape, extras)
+    if args.json:
+        print_json(result)
+    return 0
 
+
+def _train_and_test(
+    args: argparse.Namespace,
+    opts: dict[str, Any],
+    run: RunFolder,
+    data: Any,
+    fractions: dict[str, float],
+    seed_shape: tuple[int, ...],
+    extras: dict[str, Any],
+) -> dict[str, Any]:
+    """Fit, keep the split in the record, evaluate the best epoch on the test split."""
+    import torch  # torch: imported when the verb runs
+
+    from ..models import build
+    from ..train import evaluate, fit
+
+    out, model_name = run.path, opts["model"]
     torch.manual_seed(opts["seed"])  # the initial weights depend on the seed too
     model = build(model_name, num_classes=len(data.class_names), input_shape=seed_shape)
     _say(
@@ -192,8 +280,8 @@ def _train(args: argparse.Namespace) -> int:
                 seed=opts["seed"],
                 out=out,
                 patience=opts["patience"],
-                callbacks=[*_tracker(args), _PrintEpochs(opts["epochs"])],
-                penalty=_penalty(args),
+                callbacks=extras["callbacks"],
+                penalty=extras["penalty"],
                 resume=args.resume,
                 device=args.device or "cpu",
                 progress=True,
@@ -205,11 +293,13 @@ def _train(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         raise
+    finally:
+        run.record_split(**fractions)  # later verbs load the same split
     record = run.record()
     if record.get("status") == "stopped early":
         _say(f"Stopped early after epoch {len(history)} (patience {opts['patience']}).")
     ev = evaluate(model, data.x_test, data.y_test, data.class_names)
-    ev.split, ev.dataset = "test", data.name
+    ev.split, ev.dataset, ev.seed = "test", data.name, opts["seed"]
     ev.extra = {"best_epoch": record.get("best_epoch")}
     ev.save(run.evaluation_dir)
     _say(
@@ -217,29 +307,10 @@ def _train(args: argparse.Namespace) -> int:
         f"{ev.loss:.4f}"
     )
     _say(f"Run saved to {out}")
-    return 0
-
-
-def _evaluate(args: argparse.Namespace) -> int:
-    from ..train import evaluate  # torch: imported when the verb runs
-
-    model, meta, data = load_model_and_data(args)
-    x, y = data.split(args.split)
-    names = (meta.class_names if meta is not None else None) or data.class_names
-    ev = evaluate(model, x, y, names, batch_size=args.batch_size)
-    ev.split, ev.dataset = args.split, data.name
-    if meta is not None and meta.extra.get("epoch") is not None:
-        ev.extra = {"best_epoch": meta.extra.get("epoch")}
-    spec = Path(args.model_path or args.model)
-    if args.out:
-        dest = Path(args.out)
-    else:
-        dest = (spec if spec.is_dir() else spec.parent) / ("" if args.split == "test" else "val")
-    path = ev.save(dest)
-    _say(ev.to_text(normalized=args.normalized))
-    _say()
-    _say(f"Wrote {path} and {path.parent / RunFolder.PREDICTIONS}")
-    return 0
+    return {"out": str(out), "model": model_name, "data": data.name, "seed": opts["seed"],
+            **fractions, "status": record.get("status"), "epochs": len(history),
+            "best_epoch": record.get("best_epoch"),
+            "test": {"accuracy": ev.accuracy, "loss": ev.loss, "num_samples": ev.num_samples}}  # fmt: skip
 
 
 def _add_penalty_args(p: argparse.ArgumentParser) -> None:

@@ -38,6 +38,7 @@ from .registry import (
     is_offline_available,
     load,
     lookup,
+    offline,
 )
 from .shapes import SHAPE_CLASSES, make_shapes3
 
@@ -65,6 +66,7 @@ __all__ = [
     "load_folder",
     "lookup",
     "make_shapes3",
+    "offline",
     "parse_idx",
     "read_idx",
     "read_image",

@@ -205,8 +205,9 @@ def stratified_split(
             label = class_names[int(cls)] if class_names is not None else int(cls)
             raise ConvscopeError(
                 f"class {label!r} has only {n} image(s), too few for a train/val/test split "
-                f"with val_fraction={val_fraction} and test_fraction={test_fraction}; "
-                "add images or lower the fractions"
+                f"with val_fraction={val_fraction} and test_fraction={test_fraction}; add "
+                "images, or set a fraction to 0 (train --val-fraction 0 / --test-fraction 0; "
+                "val_fraction=0 / test_fraction=0 in Python)"
             )
         parts["test"].append(idx[:n_test])
         parts["val"].append(idx[n_test : n_test + n_val])

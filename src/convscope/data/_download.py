@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import IO
 
 from .._io import atomic_write
-from ..errors import FormatError
+from ..errors import ConvscopeError, FormatError
 from ._dataset import DataNotFoundError
 
 log = logging.getLogger("convscope.data")
@@ -65,6 +65,24 @@ def fetch(url: str, dest: Path, algorithm: str, digest: str) -> Path:
     return atomic_write(dest, write)
 
 
+def _check_cache_writable(dataset: str, folder: Path) -> None:
+    """Refuse a download into a cache folder that cannot be written, naming the folder.
+
+    Raises:
+        DataNotFoundError: ``folder`` cannot be made or written (one message, not one
+            failed download per mirror).
+    """
+    from .._io import check_writable_dir
+
+    try:
+        check_writable_dir(folder, what="the data cache folder")
+    except ConvscopeError as exc:
+        raise DataNotFoundError(
+            f"data set {dataset} needs a download, but {exc}. Point --data-dir (data_dir=) or "
+            "CONVSCOPE_DATA at a writable folder"
+        ) from None
+
+
 def ensure_files(
     dataset: str, folder: Path, remotes: Sequence[Remote], *, download: bool, hint: str = ""
 ) -> dict[str, Path]:
@@ -84,8 +102,11 @@ def ensure_files(
             paths[remote.filename] = dest
             continue
         if not download:
-            missing.append((remote, "download=False"))
+            missing.append(
+                (remote, "downloads are off: --offline, CONVSCOPE_OFFLINE=1 or download=False")
+            )
             continue
+        _check_cache_writable(dataset, folder)
         errors = []
         for base in remote.mirrors:
             try:
@@ -108,8 +129,8 @@ def ensure_files(
                 f"{remote.mirrors[0] + remote.filename} [{why}]"
             )
         lines.append(
-            f"Put these files in {folder} (or pass data_dir=FOLDER that holds them, or set "
-            "CONVSCOPE_DATA) and load again."
+            f"Put these files in {folder} (or point --data-dir, data_dir= or CONVSCOPE_DATA "
+            "at a folder that holds them) and run again."
         )
         if hint:
             lines.append(hint)

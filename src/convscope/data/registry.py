@@ -201,6 +201,17 @@ DATASETS: dict[str, DatasetEntry] = {
 }
 
 
+def offline() -> bool:
+    """Whether ``CONVSCOPE_OFFLINE`` forbids downloads (``1``, ``true``, ``yes``, ``on``).
+
+    Example:
+        >>> import os; os.environ.pop("CONVSCOPE_OFFLINE", None) and None
+        >>> offline()
+        False
+    """
+    return os.environ.get("CONVSCOPE_OFFLINE", "").strip().lower() in ("1", "true", "yes", "on")
+
+
 def lookup(name: str) -> DatasetEntry:
     """The registry entry of data set ``name`` (any ``folder:`` name gives ``folder:PATH``).
 
@@ -305,6 +316,7 @@ def load(
         input_shape: the model's ``(C, H, W)``. ``folder:`` resizes to it; built-in sets must
             match it exactly.
         download: fetch missing files (mnist, fashion_mnist, cifar10); checksums are verified.
+            ``CONVSCOPE_OFFLINE=1`` in the environment turns it off (see :func:`offline`).
         strict: ``folder:`` only: raise on unreadable images instead of warning.
 
     Returns:
@@ -324,6 +336,7 @@ def load(
     entry = lookup(name)
     shape = normalize_input_shape(input_shape)
     check_fractions(val_fraction, test_fraction)
+    download = download and not offline()
     if entry.image_shape is not None:  # fail before loading anything
         check_fits(entry.image_shape, shape, name)
     request = LoadRequest(

@@ -70,6 +70,9 @@ class LayerStats:
             ``similarity_samples`` images; ``None`` for layers that are not conv maps
             with at least 2 channels (or when no image was sampled).
         similarity_samples: how many images the similarity was averaged over.
+        nonfinite: NaN/Inf activations seen (0 for a healthy layer); images holding any
+            are left out of the similarity, and a NaN never counts as firing.
+        nonfinite_images: how many images held at least one.
     """
 
     layer: str
@@ -80,6 +83,8 @@ class LayerStats:
     threshold: float = 0.0
     mean_similarity: float | None = None
     similarity_samples: int = 0
+    nonfinite: int = 0
+    nonfinite_images: int = 0
 
     @property
     def num_channels(self) -> int:
@@ -111,6 +116,8 @@ class LayerStats:
             "dead_fraction": self.dead_fraction,
             "mean_similarity": self.mean_similarity,
             "similarity_samples": self.similarity_samples,
+            "nonfinite": self.nonfinite,
+            "nonfinite_images": self.nonfinite_images,
         }
 
 
@@ -125,6 +132,8 @@ class _LayerState:
         self.fires = np.zeros(channels, np.int64)
         self.sim_sum = 0.0
         self.sim_count = 0
+        self.nonfinite = 0
+        self.nonfinite_images = 0
 
 
 class ChannelStats:
@@ -204,10 +213,17 @@ class ChannelStats:
             state.count += n
             state.sum_mean += flat.mean(axis=2, dtype=np.float64).sum(axis=0)
             state.fires += (flat > self.threshold).any(axis=2).sum(axis=0, dtype=np.int64)
-            self._update_similarity(state, acts)
+            finite = np.isfinite(flat).reshape(n, -1)
+            if finite.all():
+                self._update_similarity(state, acts)
+                continue
+            state.nonfinite += int(finite.size - finite.sum())
+            healthy = finite.all(axis=1)
+            state.nonfinite_images += int(n - healthy.sum())
+            self._update_similarity(state, acts[healthy])  # NaN images have no similarity
 
     def _update_similarity(self, state: _LayerState, acts: np.ndarray) -> None:
-        if acts.ndim != 4 or acts.shape[1] < 2:
+        if acts.ndim != 4 or acts.shape[1] < 2 or acts.shape[0] == 0:
             return
         room = (
             acts.shape[0]
@@ -250,6 +266,8 @@ class ChannelStats:
             mine.fires += theirs.fires
             mine.sim_sum += theirs.sim_sum
             mine.sim_count += theirs.sim_count
+            mine.nonfinite += theirs.nonfinite
+            mine.nonfinite_images += theirs.nonfinite_images
         return self
 
     def result(self) -> dict[str, LayerStats]:
@@ -273,5 +291,7 @@ class ChannelStats:
                 threshold=self.threshold,
                 mean_similarity=state.sim_sum / state.sim_count if state.sim_count else None,
                 similarity_samples=state.sim_count,
+                nonfinite=state.nonfinite,
+                nonfinite_images=state.nonfinite_images,
             )
         return out

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 import warnings
+import zipfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ..errors import FormatError
+from ..errors import ConvscopeError, FormatError, did_you_mean
 from .io import ModelMeta, load_safetensors
 from .keras_io import KERAS_SUFFIXES, load_keras_file
 from .onnx_io import load_onnx_file, onnx_meta
@@ -38,6 +39,13 @@ def _convscope(path: Path, device: Any, trust: bool) -> Loaded:
 
 
 def _keras(path: Path, device: Any, trust: bool) -> Loaded:
+    if path.suffix.lower() == ".keras" and not zipfile.is_zipfile(path):
+        # Keras itself says "File not found" for a file that is there but not a zip
+        raise FormatError(
+            f"{path} is not a readable .keras file: a .keras file is a zip archive and this "
+            f"one ({path.stat().st_size} bytes) is not; it may be truncated or not a Keras "
+            "model. Save it again with model.save(...)"
+        )
     return load_keras_file(path, trust=trust), None
 
 
@@ -92,15 +100,23 @@ def load(
     path = Path(text)
     if path.exists():
         loader = _BY_SUFFIX.get(path.suffix.lower(), _convscope) if path.is_file() else _convscope
-        return loader(path, device, trust)
+        try:
+            return loader(path, device, trust)
+        except (ConvscopeError, OSError, MemoryError):
+            raise
+        except Exception as exc:  # a framework's own error at load: name the file
+            raise FormatError(
+                f"{path} could not be loaded ({type(exc).__name__}: {exc}); it may be "
+                "truncated, corrupt or written by an incompatible version"
+            ) from None
     if text in ZOO:
         warnings.warn(f"{text} is a zoo name: its weights are random, not trained", stacklevel=2)
         entry = ZOO[text]
         meta = ModelMeta(arch=text, input_shape=entry.input_shape, num_classes=entry.num_classes)
         return build(text).to(device).eval(), meta
     raise FormatError(
-        f"{text!r} is neither a file, a run folder nor a zoo model: it does not exist. "
-        "convscope.models.load takes "
+        f"{text!r} is neither a file, a run folder nor a zoo model: it does not exist"
+        f"{did_you_mean(text, ZOO)}. convscope.models.load takes "
         f"{', '.join(KINDS[:-1])} or {KINDS[-1]} ({', '.join(sorted(ZOO))})"
     )
 

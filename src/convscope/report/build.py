@@ -2,6 +2,9 @@
 
 Every figure is drawn once (saved at its own size, no tight bounding box); line charts
 are SVG, the rest PNG; the page links a static stylesheet and gives every image its size.
+The report is built in a temporary folder beside its target and swapped in whole at the
+end, under a lock (:mod:`convscope.report.output_dir`); ``single_file=True`` writes one
+HTML file with the figures inlined instead.
 """
 
 from __future__ import annotations
@@ -21,6 +24,8 @@ from ..train.tracker import EpochMaps
 from . import html as H
 from . import sections as S
 from .inputs import prepare, run_pass, section_computes
+from .nonfinite import banner as nonfinite_banner
+from .output_dir import staged
 from .outputs import Report
 from .sections import SECTIONS
 from .sections.model import DataSummary
@@ -45,6 +50,7 @@ def build_report(
     epoch_maps: EpochMaps | None = None,
     untrained: bool | None = None,
     engine: Any = None,
+    single_file: bool = False,
 ) -> Report:
     """Write the HTML report, ``metrics.json`` and every figure for ``model`` on ``data``.
 
@@ -72,13 +78,17 @@ def build_report(
             training history and an accuracy within 1.5x of chance (1 / classes).
         engine: where the data-set pass runs (None: here; a
             :class:`convscope.engine.RayEngine` shards it over Ray workers).
+        single_file: write ``out`` as one HTML file, the stylesheet and every figure
+            inlined as ``data:`` URIs (no ``metrics.json``; ``Report.metrics_path`` is None).
 
     Returns:
         A :class:`Report` with the paths and the metrics dict.
 
     Raises:
         UnknownNameError: unknown metric or firing layer (nothing is written).
-        ConvscopeError: a probe index is out of range, or the data does not fit the model.
+        ConvscopeError: a probe index is out of range, the data does not fit the model,
+            ``out`` is a folder of other files, not writable, or being written by another
+            build (checked before the data-set pass; an earlier report stays as it was).
 
     Example:
         >>> import tempfile, convscope as cs
@@ -97,33 +107,40 @@ def build_report(
         similarity_images=similarity_images,
         firing_layer=firing_layer,
     )
-    out = Path(out)
-    (out / FIGURES).mkdir(parents=True, exist_ok=True)
+    target = Path(out)
     summary = DataSummary(
         data.name, split, len(plan.x), plan.class_names, bool(getattr(data, "synthetic", False))
     )
-    step, close = _stepper(progress)
-    try:
-        step("data-set pass")
-        done = run_pass(model, plan, evaluate=evaluation is None, engine=engine)
-        computes = section_computes(
-            model, plan, done, data=summary, history=history, evaluation=evaluation, metric=metric
+    with staged(target, single_file=single_file) as out:
+        (out / FIGURES).mkdir(parents=True, exist_ok=True)
+        step, close = _stepper(progress)
+        try:
+            step("data-set pass")
+            done = run_pass(model, plan, evaluate=evaluation is None, engine=engine)
+            computes = section_computes(
+                model, plan, done, data=summary, history=history, evaluation=evaluation,
+                metric=metric,
+            )  # fmt: skip
+            computes[S.training] = lambda: S.training.compute(history, epoch_maps=epoch_maps)
+            metrics, figures, page = _assemble(out, computes, step)
+            metrics["nonfinite"] = dict(done.nonfinite)
+        finally:
+            close()
+        arch = getattr(model, "arch", type(model).__name__)
+        title = title or f"convscope report: {arch} on {data.name}"
+        subtitle = (
+            f"{data.name} ({split} split, {len(plan.x)} images) · convscope {__version__} · "
+            f"{metrics['created']}"
         )
-        computes[S.training] = lambda: S.training.compute(history, epoch_maps=epoch_maps)
-        metrics, figures, page = _assemble(out, computes, step)
-    finally:
-        close()
-    arch = getattr(model, "arch", type(model).__name__)
-    title = title or f"convscope report: {arch} on {data.name}"
-    subtitle = (
-        f"{data.name} ({split} split, {len(plan.x)} images) · convscope {__version__} · "
-        f"{metrics['created']}"
-    )
-    metrics_path = write_json(out / "metrics.json", metrics)
-    H.write_static(out)
-    banners = _banners(metrics, history, untrained)
-    index = write_text(out / "index.html", H.page(title, subtitle, page, banners=banners))
-    return Report(out=out, index=index, metrics_path=metrics_path, metrics=metrics, figures=figures)
+        write_json(out / "metrics.json", metrics)
+        H.write_static(out)
+        banners = _banners(metrics, history, untrained)
+        write_text(out / "index.html", H.page(title, subtitle, page, banners=banners))
+    if single_file:
+        return Report(out=target.parent, index=target, metrics_path=None, metrics=metrics,
+                      figures=figures)  # fmt: skip
+    return Report(out=target, index=target / "index.html", metrics_path=target / "metrics.json",
+                  metrics=metrics, figures=figures)  # fmt: skip
 
 
 def _banners(metrics: dict[str, Any], history: Any, untrained: bool | None) -> list[str]:
@@ -145,6 +162,9 @@ def _banners(metrics: dict[str, Any], history: Any, untrained: bool | None) -> l
         )
     if (metrics.get("data") or {}).get("synthetic"):
         out.append("The data set is synthetic (generated shapes), not real images.")
+    flagged = nonfinite_banner(metrics.get("nonfinite") or {})
+    if flagged:
+        out.insert(0, flagged)
     return out
 
 

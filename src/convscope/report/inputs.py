@@ -38,6 +38,7 @@ from ..metrics.stats import ChannelStats, LayerStats
 from ..metrics.topk import TopKAccumulator
 from ..validation import check_int
 from . import sections as S
+from .nonfinite import NonFiniteCounter
 
 ATLAS_K = 9
 """Exemplars per channel in the report's atlas (the deepest conv layer)."""
@@ -199,6 +200,7 @@ class SplitPass:
     similarity_maps: dict[str, np.ndarray] = field(default_factory=dict)
     probe_predictions: np.ndarray | None = None
     atlas: dict = field(default_factory=dict)
+    nonfinite: dict = field(default_factory=dict)
 
 
 def run_pass(
@@ -229,6 +231,8 @@ def run_pass(
         wanted["atlas"] = TopKAccumulator(ATLAS_K, layers=[plan.convs[-1]])
     if plan.spatial and plan.own_probes is None:
         wanted["probe_maps"] = MapSampler(list(plan.spatial), indices=plan.probes)
+    watched = [*plan.spatial, *([plan.firing_layer] if plan.firing_layer else [])]
+    wanted["nonfinite"] = NonFiniteCounter(list(dict.fromkeys(watched)), output=True)
     found: dict[str, Any] = {}
     if wanted:
         results = scan(

@@ -26,6 +26,7 @@ METRICS_KEYS = {
     "channels": "{layer: {dead [indices], fire_fraction [per channel], mean_activation [per channel], mean_similarity}}",
     "atlas": "{layer: {layer, k, num_images, field {size, jump, start, image_shape, whole}, channels: [{channel, slot, exemplars: [{image, row, col, value, box}]}]}}: the data-set images that activate each channel of the deepest conv layer most (top-k over the split, cropped to the receptive field)",
     "figures": "{figure key: path relative to index.html} (line charts .svg, the rest .png)",
+    "nonfinite": "{layer (or 'output'): {values, images, of}}: the layers with NaN/Inf activations in the pass (empty when every value is finite); the page names them in a banner, their similarity is not computable",
 }
 
 

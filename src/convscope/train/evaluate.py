@@ -8,6 +8,7 @@ logits); Keras and ONNX models stream through :func:`convscope.analysis.scan`.
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import os
@@ -50,7 +51,9 @@ class Evaluation:
         predictions: ``(N,)`` int64 predicted classes.
         probabilities: ``(N, K)`` float32 softmax of the logits.
         labels: ``(N,)`` int64 true classes.
-        split, dataset: optional labels of what was evaluated (written to JSON).
+        split, dataset, seed: what was evaluated: the split of which data set, split with
+            which seed (written to JSON; a run's own evaluation is its test split, its
+            data set and its seed).
     """
 
     loss: float
@@ -66,6 +69,7 @@ class Evaluation:
     split: str | None = None
     dataset: str | None = None
     extra: dict[str, Any] = field(default_factory=dict)
+    seed: int | None = None
 
     @property
     def num_samples(self) -> int:
@@ -115,6 +119,7 @@ class Evaluation:
             "version": 1,
             "dataset": self.dataset,
             "split": self.split,
+            "seed": self.seed,
             "num_samples": self.num_samples,
             "loss": float(self.loss),
             "accuracy": float(self.accuracy),
@@ -141,6 +146,7 @@ class Evaluation:
             >>> ev.save("runs/demo")  # doctest: +SKIP
         """
         folder = Path(folder)
+        created = [p for p in (folder, *folder.parents) if not p.exists()]
         folder.mkdir(parents=True, exist_ok=True)
 
         def write_npz(handle: Any) -> None:
@@ -153,8 +159,14 @@ class Evaluation:
             )
             handle.write(buf.getvalue())
 
-        atomic_write(folder / PREDICTIONS_FILE, write_npz)
-        return write_json(folder / EVALUATION_FILE, self.to_dict())
+        try:
+            atomic_write(folder / PREDICTIONS_FILE, write_npz)
+            return write_json(folder / EVALUATION_FILE, self.to_dict())
+        except BaseException:
+            for path in created:  # a failed save leaves no empty folder behind
+                with contextlib.suppress(OSError):
+                    path.rmdir()
+            raise
 
     @classmethod
     def load(cls, folder: str | os.PathLike) -> Evaluation:
@@ -194,6 +206,7 @@ class Evaluation:
                 split=record.get("split"),
                 dataset=record.get("dataset"),
                 extra=dict(record.get("extra") or {}),
+                seed=None if record.get("seed") is None else int(record["seed"]),
             )
         except (ValueError, KeyError, TypeError, OSError) as exc:
             raise FormatError(f"{folder} holds no readable convscope evaluation: {exc}") from None
@@ -202,7 +215,8 @@ class Evaluation:
         """Loss, accuracy, per-class accuracy and the confusion matrix as plain text."""
         names = [str(n) for n in self.class_names]
         what = f" on {self.dataset}" if self.dataset else ""
-        what += f" ({self.split})" if self.split else ""
+        what += f" ({self.split} split" if self.split else ""
+        what += (f", seed {self.seed})" if self.seed is not None else ")") if self.split else ""
         lines = [
             f"Evaluated {self.num_samples} samples{what}",
             f"loss {self.loss:.4f}  accuracy {self.accuracy:.4f}",

@@ -47,6 +47,7 @@ class ChannelsResult:
                         else float(st.mean_similarity),
                         "images": int(st.num_samples),
                         "similarity_images": int(st.similarity_samples),
+                        "nonfinite": int(getattr(st, "nonfinite", 0)),
                     }
                     for name, st in self.layers.items()
                 }
@@ -69,14 +70,17 @@ def html(result: ChannelsResult, paths: dict[str, str]) -> str:
     rows = []
     for name, st in result.layers.items():
         dead = [int(c) for c in st.dead]
+        bad = int(getattr(st, "nonfinite", 0))
         rows.append(
             (
-                name,
+                name if not bad else f"{name} ⚠ {bad} NaN/Inf values",
                 len(st.fire_fraction),
                 len(dead),
                 ", ".join(map(str, dead[:20])) + (" …" if len(dead) > 20 else "") or "none",
                 f"{float(np.mean(st.fire_fraction)):.3f}",
-                "–" if st.mean_similarity is None else f"{st.mean_similarity:.4f}",
+                ("not computable" if bad else "–")
+                if st.mean_similarity is None
+                else f"{st.mean_similarity:.4f}",
             )
         )
     headers = ["layer", "channels", "dead", "dead channels", "mean firing fraction",

@@ -113,14 +113,19 @@ class SimilarityResult:
     probe_image: np.ndarray
     has_convs: bool
     layers: tuple[LayerSimilarity, ...]
+    not_computable: tuple[tuple[str, int, int], ...] = ()
+    """(layer, channels, NaN/Inf values) of the layers whose maps are not all finite."""
 
     def to_json(self) -> dict[str, Any]:
-        """``{"similarity": {metric, images, layers: {name: entry}}}``."""
+        """``{"similarity": {metric, images, layers: {name: entry}, not_computable}}``."""
         return {
             "similarity": {
                 "metric": self.metric,
                 "images": self.images,
                 "layers": {layer.name: layer.to_json() for layer in self.layers},
+                "not_computable": {
+                    name: {"nonfinite": bad} for name, _c, bad in self.not_computable
+                },
             }
         }
 
@@ -183,10 +188,17 @@ def compute(
         metric: a registered similarity metric.
         images: how many images were compared (default: the maps' count).
     """
+    finite = {name: bool(np.isfinite(m).all() and np.isfinite(probe_maps[name]).all())
+              for name, m in maps.items()}  # fmt: skip
     layers = tuple(
         _layer(name, layer_maps, probe_maps[name], metric)
         for name, layer_maps in maps.items()
-        if layer_maps.shape[1] >= 2
+        if layer_maps.shape[1] >= 2 and finite[name]
+    )
+    broken = tuple(
+        (name, int(m.shape[1]), int(m.size - np.isfinite(m).sum()))
+        for name, m in maps.items()
+        if not finite[name]
     )
     if images is None:
         images = int(next(iter(maps.values())).shape[0]) if maps else 0
@@ -198,6 +210,7 @@ def compute(
         probe_image=np.asarray(probe_image),
         has_convs=bool(maps),
         layers=layers,
+        not_computable=broken,
     )
 
 
@@ -245,6 +258,9 @@ def _summary_rows(result: SimilarityResult) -> list[tuple]:
          H.fmt(layer.per_image.std() if layer.per_image.size else None), len(layer.groups),
          layer.distinct_maps, H.fmt(layer.effective_rank, 1))
         for layer in result.layers
+    ] + [
+        (name, channels, "–", "–", f"not computable: {bad} NaN/Inf values", "–", "–", "–", "–")
+        for name, channels, bad in result.not_computable
     ]  # fmt: skip
 
 
@@ -308,7 +324,10 @@ def html(result: SimilarityResult, paths: dict[str, str]) -> str:
         "min-max normalised maps is above its mean). Lower means less redundant maps. Dead "
         "(never firing) and flat channels are left out of every number and counted: a broken "
         "channel has no map to compare."
-    )
+    ) + (
+        f" Not computable (NaN/Inf activations): {', '.join(n for n, _c, _b in result.not_computable)}."
+        if result.not_computable else ""
+    )  # fmt: skip
     layers = [_layer_view(layer, result, figs) for layer in result.layers]
     headers = ["layer", "channels", "compared", "dead/flat left out", "mean similarity",
                "std over images", "redundant groups", "distinct maps", "effective rank"]  # fmt: skip
