@@ -188,3 +188,23 @@ def test_kept_maps_invariants_for_any_budget_and_run_length():
             assert kept.values == [float(e) for e in kept.epochs]
 
     check()
+
+
+def test_kept_maps_an_epoch_again_replaces_it_and_a_rewind_forgets_later_ones():
+    """The same epoch ended twice (a bench calling on_epoch_end(0) in a loop, a resume that
+    redoes an epoch) used to grow the stride forever; now the newer maps replace the older."""
+    from convscope.train.tracker import _KeptMaps
+
+    kept = _KeptMaps()
+    for value in range(50):
+        kept.add(0, np.full((1, 1, 1), value, np.float32), float(value), budget=4)
+    assert kept.epochs == [0] and kept.values == [49.0]
+    for epoch in range(1, 6):
+        kept.add(epoch, np.zeros((1, 1, 1), np.float32), float(epoch), budget=4)
+    kept.add(3, np.ones((1, 1, 1), np.float32), -3.0, budget=4)  # rewound to epoch 3
+    assert kept.epochs[-1] == 3 and kept.values[-1] == -3.0
+    assert kept.epochs == sorted(set(kept.epochs)) and len(kept.epochs) <= 4
+    late = _KeptMaps()  # a run resumed at epoch 7 with nothing kept before
+    for epoch in range(7, 40):
+        late.add(epoch, np.zeros((1, 1, 1), np.float32), 0.0, budget=3)
+        assert len(late.epochs) <= 3 and late.epochs[-1] == epoch

@@ -77,7 +77,15 @@ def colorbar(
 
 
 def cell_size(k: int, target: int = 640, low: int = 3, high: int = 60) -> int:
-    """Pixels per cell so that ``k`` cells span about ``target`` pixels."""
+    """Pixels per cell so that ``k`` cells span about ``target`` pixels; past 512 cells
+    one pixel each (a 2048-channel matrix is 2048 px, not 6144).
+
+    Example:
+        >>> cell_size(16), cell_size(256), cell_size(2048)
+        (40, 3, 1)
+    """
+    if k > 512:
+        low = 1
     return int(np.clip(round(target / max(k, 1)), low, high))
 
 

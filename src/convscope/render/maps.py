@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from ..errors import ConvscopeError, ShapeError
-from ..validation import as_labels
+from ..validation import as_labels, check_int
 from . import _canvas, _fig, _pixels
 from ._layout import (
     TITLE_PT,
@@ -173,6 +173,7 @@ def belt(
     gap: int = 1,
     width: float | None = None,
     inactive: str | Mapping[str, Iterable[int]] | None = "auto",
+    max_maps: int | None = None,
 ) -> Figure:
     """Seed 004's image belts: one horizontal strip of maps per layer, top to bottom.
 
@@ -189,6 +190,8 @@ def belt(
         width: about how wide, in inches at 100 dpi (default from the widest strip).
         inactive: maps to hatch: ``"auto"`` (flat in this image), ``{layer: channels}``
             or ``None``.
+        max_maps: draw at most this many maps of a layer (its first ones), the strip's
+            title saying how many of how many (default: all).
 
     Raises:
         ConvscopeError: no layer has 4-D maps.
@@ -207,6 +210,11 @@ def belt(
         raise ConvscopeError(
             f"belt: no 4-D (N, C, H, W) maps to draw; skipped: {', '.join(skipped)}"
         )
+    total = {name: len(chw) for name, chw, _m in layers}
+    if max_maps is not None:
+        check_int(max_maps, "max_maps", minimum=1)
+        layers = [(n, chw[:max_maps], [m for m in marked if m < max_maps])
+                  for n, chw, marked in layers]  # fmt: skip
     sizes = [block_size(chw.shape, min(max_per_row, len(chw)), gap) for _n, chw, _m in layers]
     target = max(max(w for _h, w in sizes), 560) if width is None else width * _canvas.DPI
     strips = []
@@ -214,7 +222,9 @@ def belt(
         k = choose_scale(bw, bh, target / _canvas.DPI)
         img = tiled_block(chw, norm, cmap, min(max_per_row, len(chw)), gap, k, marked)
         c, h, w = chw.shape
-        label = f"{name} · {c}×{h}×{w}" + (f" · hatched: {len(marked)} flat" if marked else "")
+        label = f"{name} · {total[name]}×{h}×{w}"
+        label += f" · first {c} of {total[name]} maps" if c < total[name] else ""
+        label += f" · hatched: {len(marked)} flat" if marked else ""
         strips.append((label, img))
     legend = scale_legend(np.zeros((1, 1, 1)), norm, cmap)
     band = legend_height(legend)

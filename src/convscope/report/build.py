@@ -9,28 +9,20 @@ HTML file with the figures inlined instead.
 
 from __future__ import annotations
 
-import datetime as _dt
 from collections.abc import Callable, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from tqdm.auto import tqdm
-
-from .._io import safe_filename, save_figure, write_json, write_text
-from .._threads import cpu_budget
+from .._io import write_json, write_text
 from .._version import __version__
 from ..train.tracker import EpochMaps
 from . import html as H
 from . import sections as S
+from .assemble import FIGURES, assemble, banners, stepper
 from .inputs import prepare, run_pass, section_computes
-from .nonfinite import banner as nonfinite_banner
 from .output_dir import staged
 from .outputs import Report
-from .sections import SECTIONS
 from .sections.model import DataSummary
-
-FIGURES = "figures"
 
 
 def build_report(
@@ -91,11 +83,12 @@ def build_report(
             build (checked before the data-set pass; an earlier report stays as it was).
 
     Example:
-        >>> import tempfile, convscope as cs
+        >>> import dataclasses, tempfile, convscope as cs
         >>> model = cs.models.build("mnist_convnet")
         >>> data = cs.data.load("mnist5k")
+        >>> small = dataclasses.replace(data, x_test=data.x_test[:40], y_test=data.y_test[:40])
         >>> out = tempfile.mkdtemp()
-        >>> build_report(model, data, out, images=[0], similarity_images=4).index.name
+        >>> build_report(model, small, out, images=[0], similarity_images=4).index.name
         'index.html'
     """
     plan = prepare(
@@ -113,7 +106,7 @@ def build_report(
     )
     with staged(target, single_file=single_file) as out:
         (out / FIGURES).mkdir(parents=True, exist_ok=True)
-        step, close = _stepper(progress)
+        step, close = stepper(progress)
         try:
             step("data-set pass")
             done = run_pass(model, plan, evaluate=evaluation is None, engine=engine)
@@ -122,7 +115,7 @@ def build_report(
                 metric=metric,
             )  # fmt: skip
             computes[S.training] = lambda: S.training.compute(history, epoch_maps=epoch_maps)
-            metrics, figures, page = _assemble(out, computes, step)
+            metrics, figures, page = assemble(out, computes, step)
             metrics["nonfinite"] = dict(done.nonfinite)
         finally:
             close()
@@ -134,119 +127,10 @@ def build_report(
         )
         write_json(out / "metrics.json", metrics)
         H.write_static(out)
-        banners = _banners(metrics, history, untrained)
-        write_text(out / "index.html", H.page(title, subtitle, page, banners=banners))
+        flagged = banners(metrics, history, untrained)
+        write_text(out / "index.html", H.page(title, subtitle, page, banners=flagged))
     if single_file:
         return Report(out=target.parent, index=target, metrics_path=None, metrics=metrics,
                       figures=figures)  # fmt: skip
     return Report(out=target, index=target / "index.html", metrics_path=target / "metrics.json",
                   metrics=metrics, figures=figures)  # fmt: skip
-
-
-def _banners(metrics: dict[str, Any], history: Any, untrained: bool | None) -> list[str]:
-    """Warnings for the top of the page: untrained weights, synthetic data."""
-    out = []
-    evaluation = metrics.get("evaluation") or {}
-    classes = len((metrics.get("data") or {}).get("class_names") or ()) or 1
-    accuracy = evaluation.get("accuracy")
-    if untrained is None:
-        near_chance = accuracy is not None and accuracy <= 1.5 / classes
-        untrained = not history and near_chance
-    if untrained:
-        score = (
-            "" if accuracy is None else f" (accuracy {accuracy:.3f}; chance is {1 / classes:.3f})"
-        )
-        out.append(
-            f"These weights look untrained{score}: the maps, similarities and firing "
-            "profiles below show what random filters do, not what a trained model learned."
-        )
-    if (metrics.get("data") or {}).get("synthetic"):
-        out.append("The data set is synthetic (generated shapes), not real images.")
-    flagged = nonfinite_banner(metrics.get("nonfinite") or {})
-    if flagged:
-        out.insert(0, flagged)
-    return out
-
-
-def _stepper(progress: Any) -> tuple[Callable[[str], None], Callable[[], None]]:
-    """A step reporter for a callable or a progress bar, and its closer."""
-    bar = None
-    if progress is True:
-        bar = tqdm(total=len(SECTIONS) + 2, desc="report", unit="step", leave=False, disable=None)
-
-    def step(name: str) -> None:
-        if callable(progress) and progress is not True:
-            progress(name)
-        if bar is not None:
-            bar.set_postfix_str(name)
-            bar.update(1)
-
-    return step, (bar.close if bar is not None else lambda: None)
-
-
-def _write(fig: Any, path: Path, svg: bool) -> None:
-    """Save one figure, drawn once (no tight bounding box)."""
-    if svg:  # text as <text> (the page's fonts), not glyph outlines: 3x faster, smaller
-        import matplotlib
-
-        with matplotlib.rc_context({"svg.fonttype": "none"}):
-            save_figure(fig, path, dpi=100, bbox_inches=None)
-    else:
-        save_figure(fig, path, dpi=100, bbox_inches=None)
-
-
-class _Writer:
-    """Writes figures on one background thread while the next ones are composed, when two
-    CPUs are ours to use (PNG encoding releases the GIL); in line otherwise."""
-
-    def __init__(self) -> None:
-        self.pool = (
-            ThreadPoolExecutor(1, thread_name_prefix="report-writer") if cpu_budget() >= 2 else None
-        )
-        self.jobs: list[Future] = []
-
-    def save(self, out: Path, key: str, fig: Any, svg: bool) -> tuple[str, tuple[int, int]]:
-        """Queue (or write) one figure; its path relative to the page and its pixel size."""
-        rel = f"{FIGURES}/{safe_filename(key)}.{'svg' if svg else 'png'}"
-        width, height = (fig.get_size_inches() * 100).round().astype(int).tolist()
-        if self.pool is None:
-            _write(fig, out / rel, svg)
-        else:
-            self.jobs.append(self.pool.submit(_write, fig, out / rel, svg))
-        return rel, (width, height)
-
-    def close(self) -> None:
-        """Wait for every figure; the first error is raised here."""
-        try:
-            for job in self.jobs:
-                job.result()
-        finally:
-            if self.pool is not None:
-                self.pool.shutdown(wait=True, cancel_futures=True)
-
-
-def _assemble(
-    out: Path, computes: dict[Any, Callable[[], Any]], step: Callable[[str], None]
-) -> tuple[dict[str, Any], dict[str, str], list[H.Section]]:
-    """Compute, draw and write each section in page order; the metrics, figures and HTML."""
-    created = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    metrics: dict[str, Any] = {"convscope_version": __version__, "created": created}
-    figures: dict[str, str] = {}
-    page = []
-    writer = _Writer()
-    try:
-        for section in SECTIONS:
-            step(section.STEP)
-            result = computes[section]()
-            paths = H.Figures()
-            vector = set(getattr(section, "SVG", ()))
-            for key, fig in section.figures(result).items():
-                paths[key], paths.sizes[key] = writer.save(out, key, fig, key in vector)
-            figures.update(paths)
-            metrics.update((k, v) for k, v in result.to_json().items() if k in section.METRICS)
-            page.append(H.Section(section.ID, section.TITLE).add(section.html(result, paths)))
-        step("writing figures")
-    finally:
-        writer.close()
-    metrics["figures"] = dict(figures)
-    return metrics, figures, page

@@ -81,6 +81,35 @@ def default_probe_indices(labels: np.ndarray, count: int = 4) -> list[int]:
     return [int(np.flatnonzero(labels == cls)[0]) for cls in np.unique(labels)[:count]]
 
 
+MAX_DRAWN_LAYERS = 24
+"""Spatial layers whose probe maps the report draws; a deeper model gets an even spread."""
+MAX_COMPARED_LAYERS = 12
+"""Conv layers the report computes channel-similarity matrices for."""
+
+
+def display_subset(names: Sequence[str], limit: int, keep: Sequence[str] = ()) -> tuple[str, ...]:
+    """At most ``limit`` of ``names``, spread evenly from the first to the last, ``keep`` in.
+
+    A ResNet-50 has 161 spatial layers: drawing each for every probe image takes minutes
+    and a page nobody scrolls. The report draws an even spread, says which, and leaves
+    every layer to ``convscope maps`` and the explorer.
+
+    Example:
+        >>> display_subset([f"c{i}" for i in range(10)], 4, keep=["c8"])
+        ('c0', 'c4', 'c8', 'c9')
+        >>> display_subset(["a", "b"], 4)
+        ('a', 'b')
+    """
+    names = list(names)
+    if len(names) <= limit:
+        return tuple(names)
+    kept = {n for n in keep if n in names}
+    others = [n for n in names if n not in kept]
+    spread = max(limit - len(kept), 2)
+    picks = {others[int(i)] for i in np.linspace(0, len(others) - 1, spread).round()} | kept
+    return tuple(n for n in names if n in picks)
+
+
 @dataclass(frozen=True)
 class Plan:
     """The checked options of one report: the split, probes and layers to look at."""
@@ -96,6 +125,14 @@ class Plan:
     firing_layer: str | None
     similarity_images: int
     own_probes: ProbeImages | None = None
+    drawn: tuple[str, ...] = ()
+    compared: tuple[str, ...] = ()
+
+    @property
+    def probed(self) -> tuple[str, ...]:
+        """The layers whose probe maps are kept: those drawn and those compared."""
+        wanted = {*self.drawn, *self.compared}
+        return tuple(n for n in self.spatial if n in wanted)
 
     def kind(self, layer: str | None) -> str:
         """The kind of ``layer`` (``other`` when unknown)."""
@@ -174,6 +211,8 @@ def prepare(
     with adapter_for(model) as adapter:  # a torch model without its input shape: the data's
         shape = None if adapter.input_shape is not None else tuple(x.shape[1:])
     infos = layers(model, input_shape=shape)
+    spatial = tuple(spatial_layers(infos))
+    convs = tuple(spatial_layers(infos, ("conv",)))
     return Plan(
         split=split,
         x=x,
@@ -181,11 +220,13 @@ def prepare(
         class_names=tuple(data.class_names),
         probes=tuple(probes),
         infos=tuple(infos),
-        spatial=tuple(spatial_layers(infos)),
-        convs=tuple(spatial_layers(infos, ("conv",))),
+        spatial=spatial,
+        convs=convs,
         firing_layer=_firing_layer(firing_layer, infos),
         similarity_images=min(similarity_images, len(x)),
         own_probes=own,
+        drawn=display_subset(spatial, MAX_DRAWN_LAYERS, keep=convs[-1:]),
+        compared=display_subset(convs, MAX_COMPARED_LAYERS),
     )
 
 
@@ -227,10 +268,10 @@ def run_pass(
         wanted["firing"] = FiringAccumulator(len(names), layer=plan.firing_layer, class_names=names)
     if plan.convs:
         wanted["channels"] = ChannelStats(layers=list(plan.convs))
-        wanted["similarity_maps"] = MapSampler(list(plan.convs), first=plan.similarity_images)
+        wanted["similarity_maps"] = MapSampler(list(plan.compared), first=plan.similarity_images)
         wanted["atlas"] = TopKAccumulator(ATLAS_K, layers=[plan.convs[-1]])
     if plan.spatial and plan.own_probes is None:
-        wanted["probe_maps"] = MapSampler(list(plan.spatial), indices=plan.probes)
+        wanted["probe_maps"] = MapSampler(list(plan.probed), indices=plan.probes)
     watched = [*plan.spatial, *([plan.firing_layer] if plan.firing_layer else [])]
     wanted["nonfinite"] = NonFiniteCounter(list(dict.fromkeys(watched)), output=True)
     found: dict[str, Any] = {}
@@ -247,7 +288,7 @@ def run_pass(
 def _own_probe_maps(model: Any, plan: Plan) -> dict[str, Any]:
     """The spatial maps and predicted classes of the user's own probe images."""
     output = output_layer(plan.infos)
-    names = [*plan.spatial, output] if output not in plan.spatial else list(plan.spatial)
+    names = [*plan.probed, output] if output not in plan.probed else list(plan.probed)
     maps = capture(model, plan.own_probes.inputs, names)
     scores = maps[output]
     predictions = (
@@ -256,7 +297,7 @@ def _own_probe_maps(model: Any, plan: Plan) -> dict[str, Any]:
         else np.zeros(len(scores), np.int64)
     )
     return {
-        "probe_maps": {name: maps[name] for name in plan.spatial},
+        "probe_maps": {name: maps[name] for name in plan.probed},
         "probe_predictions": predictions,
     }
 
@@ -279,7 +320,7 @@ def section_computes(
     x, y, names, probes = plan.x, plan.y, list(plan.class_names), list(plan.probes)
     scores = evaluation if evaluation is not None else done.evaluation
     predictions = np.asarray(scores.predictions)
-    probe_maps = {n: m[:1] for n, m in done.probe_maps.items() if n in plan.convs}
+    probe_maps = {n: m[:1] for n, m in done.probe_maps.items() if n in plan.compared}
     probe_x, probe_labels, probe_predictions = x[probes], y[probes], predictions[probes]
     if plan.own_probes is not None:
         # the user's images have no true class: each is shown as its predicted one
@@ -297,13 +338,14 @@ def section_computes(
         S.evaluation: lambda: S.evaluation.compute(scores, x, y, names, plan.split),
         S.feature_maps: lambda: S.feature_maps.compute(
             probe_x,
-            done.probe_maps,
+            {n: m for n, m in done.probe_maps.items() if n in plan.drawn},
             {i.name: i.kind for i in plan.infos},
             indices=probes,
             labels=probe_labels,
             predictions=probe_predictions,
             class_names=names,
             split=plan.split,
+            left_out=[n for n in plan.spatial if n not in plan.drawn],
         ),
         S.kernels: lambda: S.kernels.compute(model, plan.infos),
         S.similarity: lambda: S.similarity.compute(
@@ -314,6 +356,7 @@ def section_computes(
             metric=metric,
             split=plan.split,
             images=plan.similarity_images,
+            left_out=[n for n in plan.convs if n not in plan.compared],
         ),
         S.firing: lambda: S.firing.compute(
             done.firing, class_examples(x, y, len(names)), plan.kind(plan.firing_layer)

@@ -279,12 +279,15 @@ class _KeptMaps:
         self.stride = 1
 
     def add(self, epoch: int, maps: np.ndarray, value: float, budget: int) -> None:
+        epoch = int(epoch)
+        while self.epochs and self.epochs[-1] >= epoch:  # an epoch again (a rewind): the new maps
+            self._drop(len(self.epochs) - 1)
         if self.epochs and self.epochs[-1] % self.stride:  # kept only as "the latest"
             self._drop(len(self.epochs) - 1)
-        self.epochs.append(int(epoch))
+        self.epochs.append(epoch)
         self.maps.append(np.array(maps, dtype=np.float32))
         self.values.append(float(value))
-        while len(self.epochs) > budget:
+        while len(self.epochs) > max(budget, 2):
             self.stride *= 2
             for k in reversed(range(len(self.epochs) - 1)):
                 if self.epochs[k] % self.stride:

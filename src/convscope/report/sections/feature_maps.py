@@ -47,6 +47,7 @@ class FeatureMapsResult:
     images: np.ndarray
     maps: Mapping[str, np.ndarray]
     convs: tuple[str, ...]
+    left_out: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         """``{"probes": {indices, labels, predictions}}``."""
@@ -69,6 +70,7 @@ def compute(
     predictions: Sequence[int],
     class_names: Sequence[str],
     split: str,
+    left_out: Sequence[str] = (),
 ) -> FeatureMapsResult:
     """Gather the probes: ``maps`` holds each spatial layer's maps of ``images``.
 
@@ -78,6 +80,7 @@ def compute(
         kinds: layer name -> kind (``conv``, ``pool``...).
         indices: the probes' positions in the split.
         labels, predictions: the probes' true and predicted classes.
+        left_out: spatial layers not drawn (a deep model: an even spread of them is).
     """
     return FeatureMapsResult(
         indices=tuple(int(i) for i in indices),
@@ -88,8 +91,13 @@ def compute(
         images=np.asarray(images),
         maps=dict(maps),
         convs=tuple(n for n in maps if kinds.get(n) == "conv"),
+        left_out=tuple(left_out),
     )
 
+
+BELT_MAX_MAPS = 64
+"""Maps per layer in the belt (seed 004's layers had at most 64; a 2048-channel layer
+would make one figure 100,000 px tall): the strip says "first 64 of 2048"."""
 
 SEED_003_LAYERS = 3
 """Seed 003 looks at its samples after conv 1, the pool and conv 2: the first three layers."""
@@ -122,7 +130,9 @@ def figures(result: FeatureMapsResult) -> dict[str, Any]:
         for name, layer_maps in result.maps.items():
             out[f"mosaic_{index}_{name}"] = render.mosaic(layer_maps, image_index=p)
         out[f"overlay_{index}_{last}"] = render.overlay(result.images[p], result.maps[last][p])
-    out[f"belt_{result.indices[0]}"] = render.belt(result.maps, image_index=0)
+    out[f"belt_{result.indices[0]}"] = render.belt(
+        result.maps, image_index=0, max_maps=BELT_MAX_MAPS
+    )
     return out
 
 
@@ -199,7 +209,8 @@ def html(result: FeatureMapsResult, paths: dict[str, str]) -> str:
     first = result.indices[0]
     belt = figs.image(
         f"belt_{first}",
-        f"Every conv and pool layer of image {first} as belts, standardised per map as seed "
+        f"{'Every' if not result.left_out else 'Each drawn'} conv and pool layer of image "
+        f"{first} as belts (at most {BELT_MAX_MAPS} maps each), standardised per map as seed "
         "004 does (colour −2 to +2 standard deviations; flat maps hatched).",
         f"Belts of {len(result.maps)} layers for image {first}.",
     )
@@ -208,9 +219,18 @@ def html(result: FeatureMapsResult, paths: dict[str, str]) -> str:
         "Pick an image; each layer's maps are one mosaic (the first layer open, the others "
         "folded). Click an image to open it full size."
     )
+    if result.left_out:
+        total = len(result.maps) + len(result.left_out)
+        names = ", ".join(result.left_out[:8])
+        more = f" and {len(result.left_out) - 8} more" if len(result.left_out) > 8 else ""
+        note += (
+            f" {len(result.maps)} of {total} conv and pool layers drawn, spread evenly through "
+            f"the model; not drawn here: {names}{more} (`convscope maps RUN IMAGE --layers "
+            "NAME` or `convscope serve` draws any layer)."
+        )
     return H.render(
         "sections/feature_maps.html", maps=True, note=note, samples=samples, probes=probes,
-        tabs=len(probes) <= MAX_TABS, belt=belt, belt_summary=f"Every layer of image {first} as belts (seed 004)",
+        tabs=len(probes) <= MAX_TABS, belt=belt, belt_summary=f"{'Every' if not result.left_out else 'Each drawn'} layer of image {first} as belts (seed 004)",
     )  # fmt: skip
 
 

@@ -12,7 +12,7 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -115,6 +115,8 @@ class SimilarityResult:
     layers: tuple[LayerSimilarity, ...]
     not_computable: tuple[tuple[str, int, int], ...] = ()
     """(layer, channels, NaN/Inf values) of the layers whose maps are not all finite."""
+    left_out: tuple[str, ...] = ()
+    """Conv layers not compared (a deep model: an even spread of them is)."""
 
     def to_json(self) -> dict[str, Any]:
         """``{"similarity": {metric, images, layers: {name: entry}, not_computable}}``."""
@@ -123,6 +125,7 @@ class SimilarityResult:
                 "metric": self.metric,
                 "images": self.images,
                 "layers": {layer.name: layer.to_json() for layer in self.layers},
+                "left_out": list(self.left_out),
                 "not_computable": {
                     name: {"nonfinite": bad} for name, _c, bad in self.not_computable
                 },
@@ -177,6 +180,7 @@ def compute(
     metric: str,
     split: str,
     images: int | None = None,
+    left_out: Sequence[str] = (),
 ) -> SimilarityResult:
     """Similarity of each conv layer with at least two channels.
 
@@ -187,6 +191,7 @@ def compute(
         probe_index: its position in the split.
         metric: a registered similarity metric.
         images: how many images were compared (default: the maps' count).
+        left_out: conv layers of the model not in ``maps`` (named on the page).
     """
     finite = {name: bool(np.isfinite(m).all() and np.isfinite(probe_maps[name]).all())
               for name, m in maps.items()}  # fmt: skip
@@ -211,6 +216,7 @@ def compute(
         has_convs=bool(maps),
         layers=layers,
         not_computable=broken,
+        left_out=tuple(left_out),
     )
 
 
@@ -327,7 +333,7 @@ def html(result: SimilarityResult, paths: dict[str, str]) -> str:
     ) + (
         f" Not computable (NaN/Inf activations): {', '.join(n for n, _c, _b in result.not_computable)}."
         if result.not_computable else ""
-    )  # fmt: skip
+    ) + _left_out_note(result.left_out, len(result.layers) + len(result.not_computable))  # fmt: skip
     layers = [_layer_view(layer, result, figs) for layer in result.layers]
     headers = ["layer", "channels", "compared", "dead/flat left out", "mean similarity",
                "std over images", "redundant groups", "distinct maps", "effective rank"]  # fmt: skip
@@ -335,3 +341,17 @@ def html(result: SimilarityResult, paths: dict[str, str]) -> str:
         "sections/similarity.html", note=note, has_convs=result.has_convs, headers=headers,
         rows=_summary_rows(result), layers=layers,
     )  # fmt: skip
+
+
+def _left_out_note(left_out: Sequence[str], shown: int) -> str:
+    """The sentence naming the conv layers a deep model's report does not compare."""
+    if not left_out:
+        return ""
+    names = ", ".join(left_out[:8]) + (
+        f" and {len(left_out) - 8} more" if len(left_out) > 8 else ""
+    )
+    return (
+        f" {shown} of {shown + len(left_out)} conv layers compared, spread evenly through the "
+        f"model; not compared here: {names} (`convscope similarity RUN --layer NAME` or "
+        "`convscope serve` compares any layer)."
+    )
