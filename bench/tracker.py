@@ -73,7 +73,7 @@ def main() -> None:
     readme = [
         {
             "work": "similarity tracker (2 conv layers, 32 probes) per epoch, mnist_convnet",
-            "convscope": f"+{1000 * (r['tracked_s'] - r['plain_s']):.0f} ms per epoch "
+            "convscope": f"{1000 * (r['tracked_s'] - r['plain_s']):+.0f} ms per epoch "
             f"(own work {1000 * r['work_s']:.0f} ms)",
             "reference": f"epoch without tracker {r['plain_s']:.2f} s",
             "ratio": f"{100 * r['overhead']:+.1f}% (target ≤ 3%)",

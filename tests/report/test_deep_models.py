@@ -95,3 +95,15 @@ def test_a_2048_channel_matrix_is_drawn_one_pixel_per_channel():
     fig = cs.render.similarity_matrix((s + s.T) / 2, order=None)
     width, height = fig.canvas.get_width_height()
     assert 600 <= width < 1200 and 600 <= height < 1200
+
+
+def test_overlay_and_belt_of_a_wide_layer_draw_the_first_64_and_say_so():
+    from convscope.report.sections import feature_maps
+
+    maps = {"conv": np.random.default_rng(0).random((1, 100, 6, 6), dtype=np.float32)}
+    result = feature_maps.compute(np.zeros((1, 1, 12, 12)), maps, {"conv": "conv"}, indices=[0],
+                                  labels=[0], predictions=[0], class_names=["a"], split="test")  # fmt: skip
+    figs = feature_maps.figures(result)
+    assert figs["overlay_0_conv"].texts[0].get_text().startswith("first 64 of 100 maps")
+    page = feature_maps.html(result, {k: k + ".png" for k in figs})
+    assert "The first 64 of 100 maps: each conv map upsampled" in page

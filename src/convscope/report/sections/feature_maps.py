@@ -95,6 +95,9 @@ def compute(
     )
 
 
+OVERLAY_MAX_MAPS = 64
+"""Heat maps over the input (seed 000 drew 64, eight by eight); the title says "first 64 of N"."""
+
 BELT_MAX_MAPS = 64
 """Maps per layer in the belt (seed 004's layers had at most 64; a 2048-channel layer
 would make one figure 100,000 px tall): the strip says "first 64 of 2048"."""
@@ -129,7 +132,15 @@ def figures(result: FeatureMapsResult) -> dict[str, Any]:
     for p, index in enumerate(result.indices):
         for name, layer_maps in result.maps.items():
             out[f"mosaic_{index}_{name}"] = render.mosaic(layer_maps, image_index=p)
-        out[f"overlay_{index}_{last}"] = render.overlay(result.images[p], result.maps[last][p])
+        chw = result.maps[last][p]
+        shown = chw[:OVERLAY_MAX_MAPS]
+        title = None
+        if len(shown) < len(chw):
+            title = (
+                f"first {len(shown)} of {len(chw)} maps over the input · one colour scale "
+                "for the maps shown"
+            )
+        out[f"overlay_{index}_{last}"] = render.overlay(result.images[p], shown, title=title)
     out[f"belt_{result.indices[0]}"] = render.belt(
         result.maps, image_index=0, max_maps=BELT_MAX_MAPS
     )
@@ -165,6 +176,11 @@ def _layer_views(
     return views
 
 
+def _every(chw: np.ndarray, cap: int) -> str:
+    """'Every' or 'The first 64 of 2048' (maps of a layer drawn up to ``cap``)."""
+    return "Every" if len(chw) <= cap else f"The first {cap} of {len(chw)} maps: each"
+
+
 def _probe_view(result: FeatureMapsResult, p: int, figs: H.Figures) -> dict[str, Any]:
     index, names = result.indices[p], result.class_names
     label, pred = names[result.labels[p]], names[result.predictions[p]]
@@ -179,9 +195,10 @@ def _probe_view(result: FeatureMapsResult, p: int, figs: H.Figures) -> dict[str,
         "overlay_summary": f"{last} over the input (seed 000's heat maps)",
         "overlay": figs.image(
             f"overlay_{index}_{last}",
-            f"Every {last} map upsampled and blended over image {index}, one colour scale for "
-            "the whole layer (as keract, which seed 000 used, scales), so a near-silent map "
-            "stays dark; the legend gives the scale in activation units.",
+            f"{_every(result.maps[last][p], OVERLAY_MAX_MAPS)} {last} map upsampled and blended "
+            f"over image {index}, one colour scale for all of them (as keract, which seed 000 "
+            "used, scales), so a near-silent map stays dark; the legend gives the scale in "
+            "activation units.",
             f"{last} heat maps over image {index}: the strongest map is #{k} (peak {peak:.2f}).",
         ),
     }
