@@ -172,6 +172,15 @@ class RunFolder:
         record[self.SPLIT] = {"val_fraction": val_fraction, "test_fraction": test_fraction}
         return self.write_record(record)
 
+    def record_track(self, layers: str, probe: int) -> Path | None:
+        """Keep ``convscope train --track``'s options in the run record, so ``--resume``
+        tracks the same layers (nothing without a record)."""
+        record = self.record()
+        if not record:
+            return None
+        record["track"] = {"layers": layers, "probe": int(probe)}
+        return self.write_record(record)
+
     def files(self) -> dict[str, Any]:
         """The file names a run record lists (what the folder holds)."""
         return {

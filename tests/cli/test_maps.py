@@ -145,6 +145,13 @@ def test_train_track_logs_the_similarity_of_the_tracked_layers(tmp_path, capsys)
     history = json.loads((out / "history.json").read_text())
     assert {"similarity/conv2d", "similarity/conv2d_1", "similarity"} <= set(history)
     assert history["similarity"] == history["similarity/conv2d_1"]  # the deepest, as seed 000
+    record = json.loads((out / "run.json").read_text())
+    assert record["track"] == {"layers": "conv2d,conv2d_1", "probe": 4}
+    # --resume without --track tracks the same layers on the same probe images
+    assert main(["train", "--epochs", "2", "--out", str(out), "--resume"]) == 0
+    resumed = json.loads((out / "history.json").read_text())
+    assert len(resumed["similarity/conv2d"]) == 2 and len(resumed["similarity/conv2d_1"]) == 2
+    assert resumed["similarity/conv2d"][0] == history["similarity/conv2d"][0]
     capsys.readouterr()
     assert main(["train", "--probe", "4", "--out", str(tmp_path / "x")]) == 2
     assert "--probe N sets the tracker's images: it needs --track" in capsys.readouterr().err

@@ -295,6 +295,8 @@ def _train_and_test(
         raise
     finally:
         run.record_split(**fractions)  # later verbs load the same split
+        if getattr(args, "tracked", None):
+            run.record_track(*args.tracked)  # --resume tracks the same layers
     record = run.record()
     if record.get("status") == "stopped early":
         _say(f"Stopped early after epoch {len(history)} (patience {opts['patience']}).")
@@ -356,11 +358,17 @@ def _tracker(args: argparse.Namespace) -> list[Any]:
     """``--track``/``--probe`` as a SimilarityTracker (none without ``--track``)."""
     from ..train import SimilarityTracker  # torch: imported when the verb runs
 
-    if args.track is None:
+    track, probe = args.track, args.probe
+    if track is None and args.resume and args.out:  # the run's own, as it was started
+        recorded = RunFolder(args.out).record().get("track") or {}
+        track = recorded.get("layers")
+        probe = probe if probe is not None else recorded.get("probe")
+    if track is None:
         if args.probe is not None:
             raise ConvscopeError("--probe N sets the tracker's images: it needs --track LAYER")
         return []
-    if args.probe is not None and args.probe < 1:
-        raise ConvscopeError(f"--probe takes a number of images (1 or more), got {args.probe}")
-    layers = None if args.track.strip() in ("", "default") else parse_layers(args.track)
-    return [SimilarityTracker(layers=layers, probe=args.probe or 32)]
+    if probe is not None and probe < 1:
+        raise ConvscopeError(f"--probe takes a number of images (1 or more), got {probe}")
+    args.tracked = (track, probe or 32)  # kept in the run record after training
+    layers = None if track.strip() in ("", "default") else parse_layers(track)
+    return [SimilarityTracker(layers=layers, probe=probe or 32)]
