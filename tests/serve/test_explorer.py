@@ -231,3 +231,28 @@ def test_uploads_decode_as_read_images_reads_the_same_file(kind, tmp_path):
     for shape in ((1, 28, 28), (3, 32, 32)):
         expected = cs.data.read_images([path], shape)[0]
         np.testing.assert_array_equal(decode_upload(buf.getvalue(), shape), expected)
+
+
+@pytest.mark.parametrize("backend", ["keras", "onnx"])
+def test_the_explorer_on_keras_and_onnx_twins_answers_as_on_torch(backend, mnist_tiny, tmp_path):
+    """The same weights as a Keras model and as an ONNX file: the explorer's views agree."""
+    from convscope.export import export_onnx
+    from convscope.keras import from_zoo
+
+    torch.manual_seed(0)
+    model = cs.models.build("mnist_convnet").eval()
+    twin = from_zoo(model) if backend == "keras" else cs.models.load(
+        export_onnx(model, tmp_path / "m.onnx"))[0]  # fmt: skip
+    ours, theirs = explorer_for(model, mnist_tiny), explorer_for(twin, mnist_tiny)
+    ref_a, ref_b = ours.ref("split", 4), theirs.ref("split", 4)
+    top_a, top_b = V.image_info(ours, ref_a)["top5"], V.image_info(theirs, ref_b)["top5"]
+    assert [k for k, _ in top_a] == [k for k, _ in top_b]
+    np.testing.assert_allclose([p for _, p in top_a], [p for _, p in top_b], atol=1e-4)
+    a, b = M.mosaic(ours, ref_a, "2", "layer"), M.mosaic(theirs, ref_b, "2", "layer")
+    assert (a["name"], a["channels"], a["height"]) == (b["name"], b["channels"], b["height"])
+    np.testing.assert_allclose(a["max"], b["max"], atol=1e-4)
+    sim_a, sim_b = M.similarity(ours, "2", "multiply"), M.similarity(theirs, "2", "multiply")
+    assert sim_b["mean"] == pytest.approx(sim_a["mean"], abs=1e-3)
+    channel = M.channel(theirs, ref_b, "2", "5", "multiply")
+    assert len(channel["similar"]["most"]) == 5 and len(channel["firing"]["rates"]) == 10
+    assert V.classes(theirs)["firing"]["layer"] == V.classes(ours)["firing"]["layer"]
