@@ -140,8 +140,10 @@ def test_report_with_your_own_images_as_probes(run, digits, tmp_path, capsys):
 def test_train_track_logs_the_similarity_of_the_tracked_layers(tmp_path, capsys):
     out = tmp_path / "run"
     code = main(["train", "--model", "mnist_convnet", "--data", "mnist5k", "--epochs", "1",
-                 "--track", "conv2d,conv2d_1", "--probe", "4", "--out", str(out)])  # fmt: skip
+                 "--track", "conv2d,conv2d_1", "--probe", "4", "--out", str(out),
+                 "--tensorboard", str(tmp_path / "tb")])  # fmt: skip
     assert code == 0
+    assert list((tmp_path / "tb").glob("events.out.tfevents*"))  # TensorBoard's files
     history = json.loads((out / "history.json").read_text())
     assert {"similarity/conv2d", "similarity/conv2d_1", "similarity"} <= set(history)
     assert history["similarity"] == history["similarity/conv2d_1"]  # the deepest, as seed 000

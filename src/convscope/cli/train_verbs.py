@@ -93,6 +93,12 @@ def _add_split_args(p: argparse.ArgumentParser) -> None:
     p.add_argument(
         "--offline", action="store_true", help="never download data (also CONVSCOPE_OFFLINE=1)"
     )
+    p.add_argument(
+        "--tensorboard",
+        metavar="DIR",
+        help="also write each epoch to TensorBoard event files in DIR (pip install "
+        "'convscope[tensorboard]'); with --track, the tracked layer's mosaic and matrix too",
+    )
     add_json_arg(p)
 
 
@@ -236,7 +242,8 @@ def _train(args: argparse.Namespace) -> int:
     fractions = _fractions(args, run)
     data = _load_data(data_name, opts["seed"], args.data_dir, seed_shape, **fractions,
                       download=not args.offline)  # fmt: skip
-    extras = {"callbacks": [*_tracker(args), _PrintEpochs(opts["epochs"])],
+    tracker = _tracker(args)
+    extras = {"callbacks": [*tracker, *_tensorboard(args, tracker), _PrintEpochs(opts["epochs"])],
               "penalty": _penalty(args)}  # fmt: skip
     if args.force:  # every option checked: only now is the old run replaced
         _clear(run)
@@ -372,3 +379,12 @@ def _tracker(args: argparse.Namespace) -> list[Any]:
     args.tracked = (track, probe or 32)  # kept in the run record after training
     layers = None if track.strip() in ("", "default") else parse_layers(track)
     return [SimilarityTracker(layers=layers, probe=probe or 32)]
+
+
+def _tensorboard(args: argparse.Namespace, tracker: list[Any]) -> list[Any]:
+    """``--tensorboard DIR`` as a TensorBoard callback after the tracker (none without it)."""
+    if not args.tensorboard:
+        return []
+    from ..train.tensorboard import TensorBoard  # tensorboardX: imported when asked for
+
+    return [TensorBoard(args.tensorboard, tracker=tracker[0] if tracker else None)]
