@@ -170,6 +170,68 @@ def _torch_chain(module: Any, layer: str, image_shape: Any) -> list[Op]:
     return [_torch_op(n, named[n.split("#")[0]]) for n in order[: inside[-1] + 1]]
 
 
+_FUNCTIONAL_SPATIAL = (
+    "pool",
+    "conv",
+    "interpolate",
+    "upsample",
+    "unfold",
+    "fold",
+    "pad",
+    "shuffle",
+)
+_FUNCTIONAL_WHOLE = ("flatten", "linear", "adaptive")
+
+
+def torch_graph_ops(model: Any, layer: str) -> list[Op] | None:
+    """A torch model's traced graph (``torch.fx``) from the input to ``layer``, as ops
+    with their tensors, so a residual block's branches are read as branches.
+
+    The chain read by :func:`layer_geometry` strides twice through a block whose shortcut
+    and main path both downsample; the graph takes the union of the branches instead.
+    ``None`` when the model cannot be traced, ``layer`` is not a leaf module called in
+    the graph, or a functional op on the way moves cells (``F.max_pool2d``...): its
+    geometry is not known here.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 1, 3), torch.nn.ReLU())
+        >>> [(op.name, op.inputs, op.output) for op in torch_graph_ops(net, "0")]
+        [('0', ('input_1',), '_0')]
+    """
+    with adapter_for(model) as adapter:
+        module = adapter.torch_module
+    if module is None or "#" in layer:
+        return None
+    import torch.fx
+
+    try:
+        traced = torch.fx.symbolic_trace(module)
+    except Exception:  # noqa: BLE001 - any model fx cannot trace: no graph, the caller falls back
+        return None
+    named = dict(module.named_modules())
+    target = layer.replace("/", ".")
+    ops: list[Op] = []
+    for node in traced.graph.nodes:
+        if node.op in ("placeholder", "get_attr", "output"):
+            continue
+        inputs = tuple(a.name for a in node.all_input_nodes)
+        if node.op == "call_module":
+            sub = named.get(str(node.target))
+            if sub is None or next(sub.children(), None) is not None:
+                return None
+            op = _torch_op(str(node.target).replace(".", "/"), sub)
+        else:
+            fn = str(getattr(node.target, "__name__", node.target)).lower()
+            if any(k in fn for k in _FUNCTIONAL_SPATIAL):
+                return None
+            op = Op(node.name, whole=any(k in fn for k in _FUNCTIONAL_WHOLE))
+        ops.append(replace(op, inputs=inputs, output=node.name))
+        if node.op == "call_module" and str(node.target) == target:
+            return ops
+    return None
+
+
 def gradient_field(module: Any, layer: str, input_shape: tuple[int, ...], unit: tuple[int, int],
                    channel: int = 0) -> tuple[slice, slice]:  # fmt: skip
     """Rows and columns of the input cells that one output unit's value depends on.

@@ -26,11 +26,12 @@ from typing import Any
 
 import numpy as np
 
+from ..adapters.geometry import torch_graph_ops
 from ..capturing import capture
 from ..errors import ConvscopeError
 from ..metrics.topk import TopKAccumulator, TopKResult
 from ..validation import as_numpy, check_int
-from .receptive import Field, receptive_field
+from .receptive import Field, field_from_ops, receptive_field
 from .scan import resolve_one, scan
 
 __all__ = ["ChannelAtlas", "atlas", "channel_atlas"]
@@ -104,14 +105,22 @@ def _unit_index(field: Field, cells: int, axis: int) -> np.ndarray:
 def _checked_field(model: Any, top: TopKResult, image_hw: tuple[int, ...]) -> Field:
     """The layer's field from its layer stack, if it has one unit per map cell.
 
-    A branching model (a residual block's shortcut beside its main path) is read as a
-    chain, which can stride twice; then the field is not known, and the whole image is
-    shown under the full map with a warning rather than a wrong crop.
+    A branching model (a residual block's shortcut beside its main path) read as a
+    chain can stride twice; a torch model is then read from its traced graph (the union
+    of the branches). When neither gives one unit per map cell, the whole image is shown
+    under the full map with a warning rather than a wrong crop.
     """
     field = receptive_field(model, top.layer, image_shape=(1, *image_hw))
     units = None if field.whole or field.seen is None else tuple(len(a[0]) for a in field.seen)
     if field.whole or units == tuple(top.map_shape):
         return field
+    graph = torch_graph_ops(model, top.layer)  # a torch model's branches, read as branches
+    if graph:
+        hw = (int(image_hw[0]), int(image_hw[1]))
+        traced = field_from_ops(graph, hw, layer=top.layer)
+        cells = None if traced.seen is None else tuple(len(a[0]) for a in traced.seen)
+        if not traced.whole and cells == tuple(top.map_shape):
+            return traced
     warnings.warn(
         f"the receptive field of {top.layer} could not be read from the layer stack "
         f"(it gives {units} units for a {tuple(top.map_shape)} map: a branching model); "
