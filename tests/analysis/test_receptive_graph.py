@@ -84,3 +84,25 @@ def test_the_graph_agrees_with_the_chain_on_a_chain(layer):
     if layer != "short":  # the chain reads a and b before the shortcut: only it is off there
         assert (graph.size, graph.jump, graph.start) == (chain.size, chain.jump, chain.start)
     assert graph.jump == ((1, 1) if layer == "stem" else (2, 2))
+
+
+def test_a_keras_residual_block_is_read_from_its_graph():
+    import keras
+
+    from convscope.adapters.geometry import keras_graph_ops
+
+    i = keras.Input((16, 16, 1))
+    x = keras.layers.Conv2D(2, 3, padding="same", name="stem")(i)
+    a = keras.layers.Conv2D(2, 3, strides=2, padding="same", name="a")(x)
+    b = keras.layers.Conv2D(2, 3, padding="same", name="b")(a)
+    s = keras.layers.Conv2D(2, 1, strides=2, name="short")(x)
+    y = keras.layers.Add(name="add")([b, s])
+    out = keras.layers.Conv2D(2, 3, padding="same", name="out")(y)
+    model = keras.Model(i, out)
+    chain = receptive_field(model, "out", image_shape=(1, 16, 16))
+    assert chain.jump == (4, 4)  # both branches' strides in a row: wrong
+    field = field_from_ops(keras_graph_ops(model, "out"), (16, 16), layer="out")
+    # main path: stem 3, a (stride 2) 5, b 9, out 13 cells wide, the shortcut 7: the union
+    assert field.jump == (2, 2) and len(field.seen[0][0]) == 8 and field.size == (13, 13)
+    torch_field = field_from_ops(torch_graph_ops(Down().eval(), "out"), (16, 16), layer="out")
+    assert field.size == torch_field.size and field.jump == torch_field.jump

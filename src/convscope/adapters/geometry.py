@@ -311,6 +311,55 @@ def _keras_chain(model: Any, layer: str) -> list[Op]:
     raise UnknownNameError("layer", [layer], [n for n, _ in _keras_layers(model)])
 
 
+def keras_graph_ops(model: Any, layer: str) -> list[Op] | None:
+    """A functional Keras model's layer graph from the input to ``layer``, as ops with
+    their tensors (a residual block's branches read as branches); ``None`` for a model
+    that is not functional, or a nested sub-model on the way.
+
+    Example:
+        >>> import keras
+        >>> i = keras.Input((8, 8, 1)); c = keras.layers.Conv2D(1, 3, name="c")(i)
+        >>> [op.name for op in keras_graph_ops(keras.Model(i, c), "c")]
+        ['c']
+    """
+    depths = getattr(model, "_nodes_by_depth", None)
+    if not depths:
+        return None
+    ops: list[Op] = []
+    for depth in sorted(depths, reverse=True):  # the input first, the outputs last
+        for node in depths[depth]:
+            operation = node.operation
+            kind = type(operation).__name__
+            if kind == "InputLayer":
+                continue
+            if hasattr(operation, "layers"):  # a nested model: its inside is not read here
+                return None
+            op = _keras_op(operation.name, operation)
+            inputs = tuple(t.name for t in node.input_tensors)
+            ops.append(replace(op, inputs=inputs, output=node.outputs[0].name))
+            if operation.name == layer:
+                return ops
+    return None
+
+
+def graph_ops(model: Any, layer: str) -> list[Op] | None:
+    """The model's graph up to ``layer`` as ops with tensors (torch: traced with
+    ``torch.fx``; Keras: a functional model's nodes); ``None`` where it cannot be read.
+
+    Example:
+        >>> import torch
+        >>> net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.ReLU(), torch.nn.Conv2d(2, 2, 3))
+        >>> [op.name for op in graph_ops(net, "2")]
+        ['0', '1', '2']
+    """
+    with adapter_for(model) as adapter:
+        if adapter.torch_module is not None:
+            return torch_graph_ops(model, layer)
+        if adapter.backend == "keras":
+            return keras_graph_ops(adapter.model, layer)
+    return None
+
+
 # ------------------------------------------------------------------------------- onnx
 def _attrs(node: Any) -> dict[str, Any]:
     from onnx import helper

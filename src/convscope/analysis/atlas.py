@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ..adapters.geometry import torch_graph_ops
+from ..adapters.geometry import graph_ops
 from ..capturing import capture
 from ..errors import ConvscopeError
 from ..metrics.topk import TopKAccumulator, TopKResult
@@ -106,15 +106,15 @@ def _checked_field(model: Any, top: TopKResult, image_hw: tuple[int, ...]) -> Fi
     """The layer's field from its layer stack, if it has one unit per map cell.
 
     A branching model (a residual block's shortcut beside its main path) read as a
-    chain can stride twice; a torch model is then read from its traced graph (the union
-    of the branches). When neither gives one unit per map cell, the whole image is shown
+    chain can stride twice; the model is then read from its graph (torch: traced with
+    torch.fx; Keras: the functional model's nodes), the union of the branches. When neither gives one unit per map cell, the whole image is shown
     under the full map with a warning rather than a wrong crop.
     """
     field = receptive_field(model, top.layer, image_shape=(1, *image_hw))
     units = None if field.whole or field.seen is None else tuple(len(a[0]) for a in field.seen)
     if field.whole or units == tuple(top.map_shape):
         return field
-    graph = torch_graph_ops(model, top.layer)  # a torch model's branches, read as branches
+    graph = graph_ops(model, top.layer)  # a torch or Keras model's branches, read as branches
     if graph:
         hw = (int(image_hw[0]), int(image_hw[1]))
         traced = field_from_ops(graph, hw, layer=top.layer)
