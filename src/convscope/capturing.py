@@ -179,7 +179,7 @@ def capture_iter(
     adapter = adapter_for(model, device=device)
     try:
         names = None
-        for images, labels in _batches(data, batch_size, inputs):
+        for images, labels in iter_batches(data, batch_size, inputs):
             batch = adapter.to_input(_model_input(adapter, images, inputs))
             if len(batch) == 0:
                 continue
@@ -221,9 +221,19 @@ def _model_input(adapter: Adapter, x: Any, inputs: str | None) -> Any:
     return x
 
 
-def _batches(
+def iter_batches(
     data: Any, batch_size: int, inputs: str | None = None
 ) -> Iterable[tuple[Any, np.ndarray | None]]:
+    """``(images, labels or None)`` per batch of any data ``capture_iter`` takes: an
+    array, an ``(x, y)`` pair, an iterable of batches or pairs, or several inputs.
+
+    The one reading of a data argument, for the host pass and the device pass alike.
+
+    Example:
+        >>> import numpy as np
+        >>> [(len(x), y.tolist()) for x, y in iter_batches((np.zeros((3, 1, 2, 2)), np.arange(3)), 2)]
+        [(2, [0, 1]), (1, [2])]
+    """
     given = isinstance(data, ModelInputs) or (
         isinstance(data, tuple) and len(data) == 2 and isinstance(data[0], ModelInputs)
     )

@@ -33,11 +33,10 @@ from typing import Any
 
 import numpy as np
 
-from .._batching import batch_slices
 from ..adapters.base import Adapter
+from ..capturing import iter_batches
 from ..errors import ConvscopeError
 from ..metrics.firing import FiringAccumulator
-from ..validation import as_numpy
 
 __all__ = ["as_host", "device_batches", "use_device", "view_for"]
 
@@ -96,23 +95,6 @@ def use_device(adapter: Adapter, device: Any, on_device: bool | None, amp: bool)
     return True
 
 
-def _batches(data: Any, batch_size: int) -> Iterator[tuple[Any, np.ndarray | None]]:
-    if isinstance(data, (tuple, list)) and len(data) == 2 and hasattr(data[0], "shape"):
-        images, labels = data
-        labels = None if labels is None else as_numpy(labels)
-        for part in batch_slices(len(images), batch_size):
-            yield images[part], None if labels is None else labels[part]
-    elif hasattr(data, "shape"):
-        for part in batch_slices(len(data), batch_size):
-            yield data[part], None
-    else:
-        for item in data:
-            if isinstance(item, (tuple, list)) and len(item) == 2:
-                yield item[0], as_numpy(item[1])
-            else:
-                yield item, None
-
-
 def device_batches(
     adapter: Adapter, data: Any, names: list[str], batch_size: int, amp: bool = False
 ) -> Iterator[tuple[dict[str, Any], np.ndarray | None]]:
@@ -122,7 +104,7 @@ def device_batches(
     module = adapter.torch_module
     param = next(module.parameters(), None)
     device = param.device if param is not None else "cpu"
-    for images, labels in _batches(data, batch_size):
+    for images, labels in iter_batches(data, batch_size):
         if len(images) == 0:
             continue
         x = to_device(images, device)
