@@ -44,3 +44,32 @@ def digits():
     rng = np.random.default_rng(0)
     idx = rng.permutation(len(x))[:64]
     return (x[idx].reshape(-1, 1, 28, 28) / 255.0).astype(np.float32), y[idx].astype(np.int64)
+
+
+@pytest.fixture(scope="session")
+def _short_run_template(tmp_path_factory):
+    """mnist_convnet trained one epoch on 300 mnist5k images (seed 0), once per session."""
+    import dataclasses
+
+    import convscope as cs
+
+    cache = tmp_path_factory.mktemp("short-run-cache")
+    data = cs.data.load("mnist5k", seed=0, data_dir=cache)
+    data = dataclasses.replace(data, x_train=data.x_train[:300], y_train=data.y_train[:300])
+    torch.manual_seed(0)
+    folder = tmp_path_factory.mktemp("short-run-template") / "run"
+    cs.train.fit(cs.models.build("mnist_convnet"), data, epochs=1, out=folder, progress=False,
+                 dataset_name="mnist5k", class_names=data.class_names)  # fmt: skip
+    return folder, cache
+
+
+@pytest.fixture(scope="module")
+def short_run(tmp_path_factory, _short_run_template):
+    """``(run folder, data cache)``: a private copy of the short run for one test module
+    (its tests write results into the folder), trained once per session."""
+    import shutil
+
+    template, cache = _short_run_template
+    folder = tmp_path_factory.mktemp("short-run") / "run"
+    shutil.copytree(template, folder)
+    return folder, cache

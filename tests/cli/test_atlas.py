@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from importlib.util import find_spec
 
@@ -16,15 +15,9 @@ from convscope.metrics.topk import brute_force_topk
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
-    data = cs.data.load("mnist5k", seed=0, data_dir=cache)
-    data = dataclasses.replace(data, x_train=data.x_train[:300], y_train=data.y_train[:300])
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("run")
-    cs.train.fit(cs.models.build("mnist_convnet"), data, epochs=1, out=folder, progress=False,
-                 dataset_name="mnist5k", class_names=data.class_names)  # fmt: skip
-    return folder, cache
+def run(short_run):
+    """The session's short run (tests/conftest.py), copied for this module."""
+    return short_run
 
 
 def test_atlas_writes_json_arrays_and_pages(run, tmp_path, capsys):

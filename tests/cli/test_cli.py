@@ -2,34 +2,18 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import pytest
-import torch
 
 import convscope as cs
 from convscope.cli import main
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
-    data = cs.data.load("mnist5k", seed=0, data_dir=cache)
-    data = dataclasses.replace(data, x_train=data.x_train[:300], y_train=data.y_train[:300])
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("run")
-    model = cs.models.build("mnist_convnet")
-    cs.train.fit(
-        model,
-        data,
-        epochs=1,
-        out=folder,
-        progress=False,
-        dataset_name="mnist5k",
-        class_names=data.class_names,
-    )
-    return folder, cache
+def run(short_run):
+    """The session's short run (tests/conftest.py), copied for this module."""
+    return short_run
 
 
 def test_models_summary_layers(run, capsys):

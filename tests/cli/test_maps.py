@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import dataclasses
 import json
 
 import numpy as np
 import pytest
-import torch
 from PIL import Image
 
 import convscope as cs
@@ -16,17 +14,9 @@ from convscope.cli.maps_verbs import top_classes
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    """A run folder trained one short epoch, and its data cache."""
-    cache = tmp_path_factory.mktemp("cache")
-    data = cs.data.load("mnist5k", seed=0, data_dir=cache)
-    data = dataclasses.replace(data, x_train=data.x_train[:300], y_train=data.y_train[:300])
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("run")
-    model = cs.models.build("mnist_convnet")
-    cs.train.fit(model, data, epochs=1, out=folder, progress=False, dataset_name="mnist5k",
-                 class_names=data.class_names)  # fmt: skip
-    return folder, cache
+def run(short_run):
+    """The session's short run (tests/conftest.py), copied for this module."""
+    return short_run
 
 
 @pytest.fixture(scope="module")

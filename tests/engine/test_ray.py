@@ -6,15 +6,12 @@ slow; they still run in ``make test``. One Ray is started for the module.
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import os
 
 import numpy as np
 import pytest
-import torch
 
-import convscope as cs
 from convscope.analysis import scan
 from convscope.cli import main
 from convscope.engine import DataSpec, ModelSpec, run_sharded
@@ -28,15 +25,9 @@ pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")
-def run(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("cache")
-    data = cs.data.load("mnist5k", seed=0, data_dir=cache)
-    data = dataclasses.replace(data, x_train=data.x_train[:300], y_train=data.y_train[:300])
-    torch.manual_seed(0)
-    folder = tmp_path_factory.mktemp("run")
-    cs.train.fit(cs.models.build("mnist_convnet"), data, epochs=1, out=folder, progress=False,
-                 dataset_name="mnist5k", class_names=data.class_names)  # fmt: skip
-    return folder, cache
+def run(short_run):
+    """The session's short run (tests/conftest.py), copied for this module."""
+    return short_run
 
 
 @pytest.fixture(scope="module")
