@@ -107,27 +107,26 @@ def _checked_field(model: Any, top: TopKResult, image_hw: tuple[int, ...]) -> Fi
 
     A branching model (a residual block's shortcut beside its main path) read as a
     chain can stride twice; the model is then read from its graph (torch: traced with
-    torch.fx; Keras: the functional model's nodes), the union of the branches. When neither gives one unit per map cell, the whole image is shown
-    under the full map with a warning rather than a wrong crop.
+    torch.fx; Keras: the functional model's nodes), the union of the branches. When
+    neither gives one unit per map cell, the whole image is shown under the full map
+    with a warning rather than a wrong crop.
     """
-    field = receptive_field(model, top.layer, image_shape=(1, *image_hw))
-    units = None if field.whole or field.seen is None else tuple(len(a[0]) for a in field.seen)
-    if field.whole or units == tuple(top.map_shape):
+    hw = (int(image_hw[0]), int(image_hw[1]))
+    cells = tuple(top.map_shape)
+    field = receptive_field(model, top.layer, image_shape=(1, *hw))
+    if field.whole or field.units == cells:
         return field
     graph = graph_ops(model, top.layer)  # a torch or Keras model's branches, read as branches
     if graph:
-        hw = (int(image_hw[0]), int(image_hw[1]))
         traced = field_from_ops(graph, hw, layer=top.layer)
-        cells = None if traced.seen is None else tuple(len(a[0]) for a in traced.seen)
-        if not traced.whole and cells == tuple(top.map_shape):
+        if traced.units == cells:
             return traced
     warnings.warn(
         f"the receptive field of {top.layer} could not be read from the layer stack "
-        f"(it gives {units} units for a {tuple(top.map_shape)} map: a branching model); "
+        f"(it gives {field.units} units for a {cells} map: a branching model); "
         "the atlas shows whole images",
         stacklevel=3,
     )
-    hw = (int(image_hw[0]), int(image_hw[1]))
     return Field(top.layer, hw, (0, 0), (0, 0), hw, whole=True)
 
 

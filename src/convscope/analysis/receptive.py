@@ -63,6 +63,19 @@ class Field:
     whole: bool = False
     seen: tuple | None = field(default=None, repr=False, compare=False)
 
+    @property
+    def units(self) -> tuple[int, int] | None:
+        """Units per axis the field describes (rows, cols); None when whole or not known.
+
+        Example:
+            >>> from convscope.adapters.geometry import Op
+            >>> field_from_ops([Op("c", (3, 3), spatial=True)], (8, 8)).units
+            (6, 6)
+        """
+        if self.whole or self.seen is None:
+            return None
+        return (len(self.seen[0][0]), len(self.seen[1][0]))
+
     def box(self, row: int, col: int) -> tuple[int, int, int, int]:
         """``(top, bottom, left, right)`` image cells unit ``(row, col)`` sees, clipped.
 

@@ -273,8 +273,8 @@ class MultiplyMetric(SimilarityMetric):
             mult = np.ascontiguousarray(img1 * img2)
             means = np.mean(mult, axis=1, keepdims=True)
             counts = np.count_nonzero(mult > means, axis=1)
-            for (k, bi, ci), count in zip(part.tolist(), counts.tolist(), strict=True):
-                values[k, bi, ci] = int(count) / f
+            where = tuple(torch.from_numpy(part[:, axis]) for axis in range(3))
+            values[where] = torch.from_numpy(counts / f).to(values.dtype)
 
 
 class _UnitVectorMetric(SimilarityMetric):

@@ -168,3 +168,21 @@ def signed_percent(change: float) -> str:
     if change != change:
         return "–"
     return f"{change * 100:+.0f} %".replace("-", "\u2212")
+
+
+def spread_note(shown: int, left_out: Sequence[str], what: str, done: str, hint: str) -> str:
+    """The sentence saying which layers of a deep model a section leaves out ("" for none).
+
+    Example:
+        >>> spread_note(2, ["c1", "c2"], "conv layers", "compared", "any verb does")
+        ' 2 of 4 conv layers compared, spread evenly through the model; not compared here: c1, c2 (any verb does).'
+    """
+    if not left_out:
+        return ""
+    names = ", ".join(left_out[:8]) + (
+        f" and {len(left_out) - 8} more" if len(left_out) > 8 else ""
+    )
+    return (
+        f" {shown} of {shown + len(left_out)} {what} {done}, spread evenly through the model; "
+        f"not {done} here: {names} ({hint})."
+    )

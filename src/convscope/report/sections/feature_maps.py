@@ -236,15 +236,10 @@ def html(result: FeatureMapsResult, paths: dict[str, str]) -> str:
         "Pick an image; each layer's maps are one mosaic (the first layer open, the others "
         "folded). Click an image to open it full size."
     )
-    if result.left_out:
-        total = len(result.maps) + len(result.left_out)
-        names = ", ".join(result.left_out[:8])
-        more = f" and {len(result.left_out) - 8} more" if len(result.left_out) > 8 else ""
-        note += (
-            f" {len(result.maps)} of {total} conv and pool layers drawn, spread evenly through "
-            f"the model; not drawn here: {names}{more} (`convscope maps RUN IMAGE --layers "
-            "NAME` or `convscope serve` draws any layer)."
-        )
+    note += H.spread_note(
+        len(result.maps), result.left_out, "conv and pool layers", "drawn",
+        "`convscope maps RUN IMAGE --layers NAME` or `convscope serve` draws any layer",
+    )  # fmt: skip
     return H.render(
         "sections/feature_maps.html", maps=True, note=note, samples=samples, probes=probes,
         tabs=len(probes) <= MAX_TABS, belt=belt, belt_summary=f"{'Every' if not result.left_out else 'Each drawn'} layer of image {first} as belts (seed 004)",

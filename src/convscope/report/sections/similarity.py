@@ -333,7 +333,10 @@ def html(result: SimilarityResult, paths: dict[str, str]) -> str:
     ) + (
         f" Not computable (NaN/Inf activations): {', '.join(n for n, _c, _b in result.not_computable)}."
         if result.not_computable else ""
-    ) + _left_out_note(result.left_out, len(result.layers) + len(result.not_computable))  # fmt: skip
+    ) + H.spread_note(
+        len(result.layers) + len(result.not_computable), result.left_out, "conv layers",
+        "compared", "`convscope similarity RUN --layer NAME` or `convscope serve` compares any layer",
+    )  # fmt: skip
     layers = [_layer_view(layer, result, figs) for layer in result.layers]
     headers = ["layer", "channels", "compared", "dead/flat left out", "mean similarity",
                "std over images", "redundant groups", "distinct maps", "effective rank"]  # fmt: skip
@@ -341,17 +344,3 @@ def html(result: SimilarityResult, paths: dict[str, str]) -> str:
         "sections/similarity.html", note=note, has_convs=result.has_convs, headers=headers,
         rows=_summary_rows(result), layers=layers,
     )  # fmt: skip
-
-
-def _left_out_note(left_out: Sequence[str], shown: int) -> str:
-    """The sentence naming the conv layers a deep model's report does not compare."""
-    if not left_out:
-        return ""
-    names = ", ".join(left_out[:8]) + (
-        f" and {len(left_out) - 8} more" if len(left_out) > 8 else ""
-    )
-    return (
-        f" {shown} of {shown + len(left_out)} conv layers compared, spread evenly through the "
-        f"model; not compared here: {names} (`convscope similarity RUN --layer NAME` or "
-        "`convscope serve` compares any layer)."
-    )
