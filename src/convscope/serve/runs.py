@@ -75,31 +75,30 @@ class RunWatch:
     def history(self) -> dict[str, list] | None:
         """The run's history (``None`` before its first epoch); the last good read when
         the file is being replaced."""
-        stamp = file_stamp(self.folder.history_json)
-        with self._lock:
-            if stamp is not None and stamp == self._history[0]:
-                return self._history[1]
-            try:
-                history = self.folder.history() if stamp is not None else None
-            except ConvscopeError as exc:
-                log.warning("keeping the last history of %s: %s", self.folder.path, exc)
-                return self._history[1]
-            self._history = (stamp, history)
-            return history
+        return self._reread("_history", self.folder.history_json, self.folder.history, "history")
 
     def epoch_maps(self) -> EpochMaps | None:
         """The tracker's kept maps of the run, if it keeps them."""
-        stamp = file_stamp(self.folder.epoch_maps)
+        return self._reread(
+            "_maps", self.folder.epoch_maps, lambda: load_epoch_maps(self.folder.path),
+            "epoch maps",
+        )  # fmt: skip
+
+    def _reread(self, slot: str, path: Path, load: Any, what: str) -> Any:
+        """``load()`` again when ``path``'s stamp changed (None when it is gone), else the
+        cached value; on a read error, the last good one with a warning."""
+        stamp = file_stamp(path)
         with self._lock:
-            if stamp == self._maps[0]:
-                return self._maps[1]
+            cached_stamp, cached = getattr(self, slot)
+            if stamp == cached_stamp:
+                return cached
             try:
-                kept = load_epoch_maps(self.folder.path) if stamp is not None else None
+                value = load() if stamp is not None else None
             except ConvscopeError as exc:
-                log.warning("keeping the last epoch maps of %s: %s", self.folder.path, exc)
-                return self._maps[1]
-            self._maps = (stamp, kept)
-            return kept
+                log.warning("keeping the last %s of %s: %s", what, self.folder.path, exc)
+                return cached
+            setattr(self, slot, (stamp, value))
+            return value
 
     def status(self) -> str | None:
         """``running``, ``complete``, ``stopped early``, ``interrupted``, ``failed`` or None."""
