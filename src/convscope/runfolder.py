@@ -166,19 +166,19 @@ class RunFolder:
 
     def record_split(self, val_fraction: float, test_fraction: float) -> Path | None:
         """Keep the split fractions in the run record (nothing without a record)."""
-        record = self.record()
-        if not record:
-            return None
-        record[self.SPLIT] = {"val_fraction": val_fraction, "test_fraction": test_fraction}
-        return self.write_record(record)
+        split = {"val_fraction": val_fraction, "test_fraction": test_fraction}
+        return self._add_to_record(self.SPLIT, split)
 
     def record_track(self, layers: str, probe: int) -> Path | None:
         """Keep ``convscope train --track``'s options in the run record, so ``--resume``
         tracks the same layers (nothing without a record)."""
+        return self._add_to_record("track", {"layers": layers, "probe": int(probe)})
+
+    def _add_to_record(self, key: str, value: Any) -> Path | None:
         record = self.record()
         if not record:
             return None
-        record["track"] = {"layers": layers, "probe": int(probe)}
+        record[key] = value
         return self.write_record(record)
 
     def files(self) -> dict[str, Any]:

@@ -242,9 +242,9 @@ def _train(args: argparse.Namespace) -> int:
     fractions = _fractions(args, run)
     data = _load_data(data_name, opts["seed"], args.data_dir, seed_shape, **fractions,
                       download=not args.offline)  # fmt: skip
-    tracker = _tracker(args)
+    tracker, track = _tracker(args)
     extras = {"callbacks": [*tracker, *_tensorboard(args, tracker), _PrintEpochs(opts["epochs"])],
-              "penalty": _penalty(args)}  # fmt: skip
+              "penalty": _penalty(args), "track": track}  # fmt: skip
     if args.force:  # every option checked: only now is the old run replaced
         _clear(run)
     with contextlib.redirect_stdout(sys.stderr) if args.json else contextlib.nullcontext():
@@ -302,8 +302,8 @@ def _train_and_test(
         raise
     finally:
         run.record_split(**fractions)  # later verbs load the same split
-        if getattr(args, "tracked", None):
-            run.record_track(*args.tracked)  # --resume tracks the same layers
+        if extras["track"] is not None:
+            run.record_track(*extras["track"])  # --resume tracks the same layers
     record = run.record()
     if record.get("status") == "stopped early":
         _say(f"Stopped early after epoch {len(history)} (patience {opts['patience']}).")
@@ -361,8 +361,9 @@ def _penalty(args: argparse.Namespace) -> Any:
     )
 
 
-def _tracker(args: argparse.Namespace) -> list[Any]:
-    """``--track``/``--probe`` as a SimilarityTracker (none without ``--track``)."""
+def _tracker(args: argparse.Namespace) -> tuple[list[Any], tuple[str, int] | None]:
+    """``--track``/``--probe`` as a SimilarityTracker (none without ``--track``), and the
+    ``(layers, probe)`` it tracks, for the run record."""
     from ..train import SimilarityTracker  # torch: imported when the verb runs
 
     track, probe = args.track, args.probe
@@ -373,12 +374,11 @@ def _tracker(args: argparse.Namespace) -> list[Any]:
     if track is None:
         if args.probe is not None:
             raise ConvscopeError("--probe N sets the tracker's images: it needs --track LAYER")
-        return []
+        return [], None
     if probe is not None and probe < 1:
         raise ConvscopeError(f"--probe takes a number of images (1 or more), got {probe}")
-    args.tracked = (track, probe or 32)  # kept in the run record after training
     layers = None if track.strip() in ("", "default") else parse_layers(track)
-    return [SimilarityTracker(layers=layers, probe=probe or 32)]
+    return [SimilarityTracker(layers=layers, probe=probe or 32)], (track, probe or 32)
 
 
 def _tensorboard(args: argparse.Namespace, tracker: list[Any]) -> list[Any]:
