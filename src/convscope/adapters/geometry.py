@@ -201,7 +201,12 @@ def torch_graph_ops(model: Any, layer: str) -> list[Op] | None:
     """
     with adapter_for(model) as adapter:
         module = adapter.torch_module
-    if module is None or "#" in layer:
+    return None if module is None else _traced_ops(module, layer)
+
+
+def _traced_ops(module: Any, layer: str) -> list[Op] | None:
+    """:func:`torch_graph_ops` of a torch module."""
+    if "#" in layer:
         return None
     import torch.fx
 
@@ -354,7 +359,7 @@ def graph_ops(model: Any, layer: str) -> list[Op] | None:
     """
     with adapter_for(model) as adapter:
         if adapter.torch_module is not None:
-            return torch_graph_ops(model, layer)
+            return _traced_ops(adapter.torch_module, layer)
         if adapter.backend == "keras":
             return keras_graph_ops(adapter.model, layer)
     return None
